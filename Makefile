@@ -1,0 +1,103 @@
+# fairbeta: see README.md. `make run` serves, `make test` tests, `make bench` measures.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   := build
+CC      ?= cc
+# Debian's interpreter, where the python3-* packages the tests use live
+PYTHON  ?= /usr/bin/python3
+
+PKGS    := libevent libevent_pthreads jansson libsodium uuid libcurl
+CFLAGS  ?= -O2 -g
+CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
+           -D_GNU_SOURCE -Ilib -Iapi -I$(BUILD)/gen -I$(shell pg_config --includedir 2>/dev/null) \
+           $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -L$(shell pg_config --libdir 2>/dev/null) -lpq -lpthread
+
+LIB_SRC := $(wildcard lib/*.c)
+API_SRC := $(wildcard api/*.c)
+ADM_SRC := $(wildcard admin/*.c)
+UNIT_SRC := $(wildcard tests/unit/*.c)
+MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
+
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
+API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/openapi.o
+ADM_OBJ := $(ADM_SRC:%.c=$(BUILD)/obj/%.o)
+# the unit tests link every api module except main
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(filter-out $(BUILD)/obj/api/main.o,$(API_OBJ))
+
+BINS := $(BUILD)/fairbeta-api $(BUILD)/fairbeta
+
+.PHONY: all deps run test unit integration lint-openapi bench install clean
+.DEFAULT_GOAL := all
+
+all: deps $(BINS)
+
+deps:
+	@tools/deps.sh build
+
+$(BUILD)/fairbeta-api: $(API_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/fairbeta: $(ADM_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h api/*.h admin/*.h tests/unit/*.h) | $(BUILD)/gen/migrations.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/obj/gen/%.o: $(BUILD)/gen/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-missing-prototypes -c -o $@ $<
+
+# Build-time tool: files become C arrays, so binaries need no data files.
+$(BUILD)/embed: tools/embed.c
+	@mkdir -p $(BUILD)
+	$(CC) -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(BUILD)/gen/migrations.c: $(BUILD)/embed $(MIGRATIONS)
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed migrations $(MIGRATIONS) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/openapi.json: api/openapi.yaml tools/yaml2json.py
+	@mkdir -p $(dir $@)
+	$(PYTHON) tools/yaml2json.py $< $@
+
+$(BUILD)/gen/openapi.c: $(BUILD)/embed $(BUILD)/gen/openapi.json
+	$(BUILD)/embed blob fb_openapi_json $(BUILD)/gen/openapi.json > $@.tmp && mv $@.tmp $@
+
+run: all
+	@tools/deps.sh run
+	@tools/run.sh
+
+unit: deps $(BUILD)/unit-tests
+	$(BUILD)/unit-tests
+
+lint-openapi:
+	@tools/deps.sh test
+	@[ -d tools/openapi/node_modules/@redocly/cli ] || npm ci --prefix tools/openapi --no-audit --no-fund --loglevel=error
+	REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --prefix tools/openapi redocly lint \
+	    --config tools/openapi/redocly.yaml --extends recommended-strict --lint-config error api/openapi.yaml
+
+integration: all
+	@tools/deps.sh test
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+# Everything, ending with pytest's summary line.
+test: all unit lint-openapi integration
+
+bench: all
+	@tools/deps.sh test
+	$(PYTHON) bench/run.py
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fairbeta
+	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 api/openapi.yaml $(DESTDIR)$(PREFIX)/share/fairbeta/
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,158 @@
+/*
+ * h_audit.c: reading the audit log, newest first, keyset-paginated by id so
+ * that rows written while a client pages appear neither twice nor as gaps.
+ */
+#include "fb.h"
+
+#include <ctype.h>
+
+#include "crypto.h"
+#include "handlers.h"
+#include "jsonv.h"
+#include "valid.h"
+
+/* What finance may read: the entities of money movement. */
+static const char LEDGER_TYPES[] =
+	"{ledger_account,ledger_transaction,payout_batch,payout_item}";
+static const char *const ledger_types[] = {
+	"ledger_account", "ledger_transaction", "payout_batch", "payout_item", NULL,
+};
+
+static bool
+is_ledger_type(const char *t)
+{
+	const char *const *k;
+
+	for (k = ledger_types; *k; k++)
+		if (strcmp(*k, t) == 0)
+			return true;
+	return false;
+}
+
+static const char *const audit_params[] = {
+	"entity_type", "entity_id", "actor_id", "from", "to", "limit", "cursor", NULL,
+};
+
+static const char SQL_AUDIT_LIST[] =
+	"SELECT id, rfc3339(at), actor_id, actor_role, action, entity_type, entity_id,"
+	"       before, after, request_id"
+	"  FROM audit_log"
+	" WHERE ($1::text IS NULL OR entity_type = $1)"
+	"   AND ($2::text IS NULL OR entity_id = $2)"
+	"   AND ($3::uuid IS NULL OR actor_id = $3)"
+	"   AND ($4::timestamptz IS NULL OR at >= $4)"
+	"   AND ($5::timestamptz IS NULL OR at < $5)"
+	"   AND ($6::bigint IS NULL OR id < $6)"
+	"   AND ($7::text[] IS NULL OR entity_type = ANY ($7))"
+	" ORDER BY id DESC LIMIT $8";
+
+struct audit_q {
+	int limit;
+};
+
+static json_t *
+json_col(const PGresult *r, int row, int c)
+{
+	if (PQgetisnull(r, row, c))
+		return json_null();
+	return json_loads(PQgetvalue(r, row, c), JSON_DECODE_ANY, NULL);
+}
+
+static json_t *
+str_col(const PGresult *r, int row, int c)
+{
+	return PQgetisnull(r, row, c) ? json_null() : json_string(PQgetvalue(r, row, c));
+}
+
+static void
+audit_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct audit_q *q = rc->h;
+	const PGresult *r = db_job_result(job, 0);
+	json_t *items, *next = json_null();
+	int i, n;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	n = PQntuples(r);
+	if (n > q->limit) {
+		n = q->limit;
+		json_decref(next);
+		next = json_string(list_cursor(rc, PQgetvalue(r, n - 1, 0)));
+	}
+	items = json_array();
+	for (i = 0; i < n; i++)
+		json_array_append_new(items, json_pack("{s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:s}",
+		    "id", PQgetvalue(r, i, 0), "at", PQgetvalue(r, i, 1),
+		    "actor_id", str_col(r, i, 2), "actor_role", str_col(r, i, 3),
+		    "action", PQgetvalue(r, i, 4), "entity_type", PQgetvalue(r, i, 5),
+		    "entity_id", PQgetvalue(r, i, 6), "before", json_col(r, i, 7),
+		    "after", json_col(r, i, 8), "request_id", PQgetvalue(r, i, 9)));
+	reply_json(rc, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+}
+
+static bool
+all_digits(const char *s)
+{
+	if (*s == '\0' || strlen(s) > 18)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+void
+h_audit_list(struct reqctx *rc)
+{
+	const char *etype = req_query(rc, "entity_type"), *eid = req_query(rc, "entity_id");
+	const char *actor = req_query(rc, "actor_id");
+	const char *from = req_query(rc, "from"), *to = req_query(rc, "to");
+	const char *types = NULL;
+	json_t *errors = json_array();
+	struct audit_q *q = arena_alloc(rc->arena, sizeof(*q));
+	char *cursor, limit1[16];
+	struct db_job *job;
+
+	list_check_query(rc, audit_params, errors);
+	list_params(rc, &q->limit, &cursor, errors);
+	if (etype && (strlen(etype) == 0 || strlen(etype) > 64))
+		jv_error(errors, "entity_type", "must be 1 to 64 characters");
+	if (eid && (strlen(eid) == 0 || strlen(eid) > 128))
+		jv_error(errors, "entity_id", "must be 1 to 128 characters");
+	if (actor && !crypto_uuid_valid(actor))
+		jv_error(errors, "actor_id", "must be a UUID");
+	if (from && !valid_rfc3339(from))
+		jv_error(errors, "from", "must be an RFC 3339 date-time");
+	if (to && !valid_rfc3339(to))
+		jv_error(errors, "to", "must be an RFC 3339 date-time");
+	if (from && to && valid_rfc3339(from) && valid_rfc3339(to)) {
+		int64_t f, t;
+
+		if (valid_rfc3339_us(from, &f) == 0 && valid_rfc3339_us(to, &t) == 0 && t < f)
+			jv_error(errors, "to", "must not be earlier than from");
+	}
+	if (cursor && !all_digits(cursor))
+		jv_error(errors, "cursor", "is not a cursor this server issued");
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	if (rc->user.role_bit == ROLE_FINANCE) {
+		if (etype && !is_ledger_type(etype)) {
+			reply_problem(rc, 403, "forbidden",
+			    "finance may read the audit of ledger entities only");
+			return;
+		}
+		types = LEDGER_TYPES;
+	}
+	rc->h = q;
+	snprintf(limit1, sizeof(limit1), "%d", q->limit + 1);
+	job = db_job_new(0);
+	db_job_add(job, NULL, SQL_AUDIT_LIST, 8, etype, eid, actor, from, to, cursor,
+	    types, limit1);
+	req_db(rc, job, audit_listed);
+}

@@ -1,0 +1,211 @@
+/*
+ * h_sessions.c: signing in and out.
+ *
+ * Sign-in is three steps: one query reads the user and the recent failures
+ * for the address; Argon2id verification runs on the hashing threads (an
+ * unknown address is verified against a dummy hash, so both answers take
+ * the same time and say the same thing); a last transaction records the
+ * session or the failure. Failures are counted in the database, so the
+ * limit holds across server processes.
+ */
+#include "fb.h"
+
+#include "audit.h"
+#include "crypto.h"
+#include "handlers.h"
+#include "jsonv.h"
+#include "server.h"
+#include "valid.h"
+
+#define LOGIN_MAX_FAILURES 10
+
+struct login {
+	char *email, *password;
+	char *user_id, *hash, *role, *display_name, *created_at;
+	char token[CRYPTO_TOKEN_LEN];
+	char session_id[CRYPTO_UUID_LEN];
+	bool verified;
+};
+
+static const struct jv_field login_fields[] = {
+	{ "email",    JV_STRING, JV_REQUIRED, 1, 254, NULL },
+	{ "password", JV_STRING, JV_REQUIRED, 1, 1024, NULL },
+};
+
+static const char SQL_LOOKUP[] =
+	"SELECT u.id, u.password_hash, u.role, u.display_name, rfc3339(u.created_at),"
+	"       f.n, f.retry_after"
+	"  FROM (SELECT count(*) AS n,"
+	"               greatest(1, ceil(extract(epoch FROM min(at) + interval '15 minutes' - now())))::int"
+	"                 AS retry_after"
+	"          FROM login_failures"
+	"         WHERE email = $1 AND at > now() - interval '15 minutes') f"
+	"  LEFT JOIN users u ON u.email = $1 AND u.disabled_at IS NULL";
+
+static const char SQL_FAILURE[] =
+	"WITH old AS (DELETE FROM login_failures"
+	"              WHERE email = $1 AND at < now() - interval '1 day')"
+	" INSERT INTO login_failures (email) VALUES ($1)";
+
+static const char SQL_SESSION[] =
+	"INSERT INTO sessions (id, user_id, token_hash, expires_at)"
+	" VALUES ($1, $2, $3, now() + make_interval(secs => $4::int))"
+	" RETURNING rfc3339(expires_at)";
+
+static const char SQL_CLEAR_FAILURES[] =
+	"DELETE FROM login_failures WHERE email = $1";
+
+static const char SQL_REVOKE[] =
+	"UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL";
+
+static void
+login_unauthorized(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_problem(rc, 401, "unauthorized", "the email or password is wrong");
+}
+
+static void
+session_created(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct login *l = rc->h;
+	json_t *body;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	body = json_pack("{s:s, s:s, s:o}", "token", l->token,
+	    "expires_at", PQgetvalue(db_job_result(job, 0), 0, 0),
+	    "user", user_json(l->user_id, l->email, l->display_name, l->role,
+	    l->created_at));
+	sodium_memzero(l->token, sizeof(l->token));
+	req_set_header(rc, "Cache-Control", "no-store");
+	reply_json(rc, 201, body);
+}
+
+static void
+verify_work(struct reqctx *rc)
+{
+	struct login *l = rc->h;
+	const char *hash = l->hash ? l->hash : rc->loop->srv->dummy_hash;
+
+	l->verified = crypto_password_verify(hash, l->password) && l->hash != NULL;
+	sodium_memzero(l->password, strlen(l->password));
+}
+
+static void
+verify_done(struct reqctx *rc)
+{
+	struct login *l = rc->h;
+	char token_hash[CRYPTO_HASH_HEX_LEN], ttl[24];
+	struct db_job *job;
+	json_t *after;
+
+	if (!l->verified) {
+		job = db_job_new(0);
+		db_job_add(job, NULL, SQL_FAILURE, 1, l->email);
+		log_info(&rc->log, "sign-in failed");
+		req_db(rc, job, login_unauthorized);
+		return;
+	}
+	crypto_token_new("fbt_", l->token, sizeof(l->token));
+	crypto_sha256_hex(l->token, strlen(l->token), token_hash);
+	crypto_uuid_new(l->session_id);
+	snprintf(ttl, sizeof(ttl), "%ld", rc->loop->srv->cfg->session_ttl_s);
+	snprintf(rc->log.actor, sizeof(rc->log.actor), "%s", l->user_id);
+
+	job = db_job_new(DB_TX);
+	db_job_add(job, NULL, SQL_SESSION, 4, l->session_id, l->user_id, token_hash, ttl);
+	db_job_add(job, NULL, SQL_CLEAR_FAILURES, 1, l->email);
+	after = json_pack("{s:s}", "user_id", l->user_id);
+	audit_add(job, &(struct audit_entry){
+		.actor_id = l->user_id, .actor_role = l->role, .action = "session.create",
+		.entity_type = "session", .entity_id = l->session_id, .after = after,
+		.request_id = rc->log.request_id,
+	});
+	json_decref(after);
+	req_db(rc, job, session_created);
+}
+
+static char *
+col(struct reqctx *rc, const PGresult *r, int c)
+{
+	return PQgetisnull(r, 0, c) ? NULL : arena_strdup(rc->arena, PQgetvalue(r, 0, c));
+}
+
+static void
+lookup_done(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct login *l = rc->h;
+	const PGresult *r;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	r = db_job_result(job, 0);
+	if (atoi(PQgetvalue(r, 0, 5)) >= LOGIN_MAX_FAILURES) {
+		req_set_header(rc, "Retry-After", PQgetvalue(r, 0, 6));
+		reply_problem(rc, 429, "too-many-attempts",
+		    "too many failed sign-ins for this address; try again later");
+		return;
+	}
+	l->user_id = col(rc, r, 0);
+	l->hash = col(rc, r, 1);
+	l->role = col(rc, r, 2);
+	l->display_name = col(rc, r, 3);
+	l->created_at = col(rc, r, 4);
+	req_offload(rc, verify_work, verify_done);
+}
+
+void
+h_session_create(struct reqctx *rc)
+{
+	json_t *errors = json_array();
+	struct login *l;
+	struct db_job *job;
+
+	if (jv_check(rc->body, login_fields, FB_ARRAY_LEN(login_fields), "", errors)) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	l = arena_alloc(rc->arena, sizeof(*l));
+	memset(l, 0, sizeof(*l));
+	l->email = arena_strdup(rc->arena, jv_str(rc->body, "email"));
+	valid_lower(l->email);
+	l->password = arena_strdup(rc->arena, jv_str(rc->body, "password"));
+	rc->h = l;
+
+	job = db_job_new(0);
+	db_job_add(job, NULL, SQL_LOOKUP, 1, l->email);
+	req_db(rc, job, lookup_done);
+}
+
+static void
+session_revoked(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_empty(rc, 204);
+}
+
+void
+h_session_delete(struct reqctx *rc)
+{
+	struct db_job *job = db_job_new(DB_TX);
+
+	db_job_add(job, NULL, SQL_REVOKE, 1, rc->user.session_id);
+	audit_add(job, &(struct audit_entry){
+		.actor_id = rc->user.id, .actor_role = rc->user.role,
+		.action = "session.revoke", .entity_type = "session",
+		.entity_id = rc->user.session_id, .request_id = rc->log.request_id,
+	});
+	req_db(rc, job, session_revoked);
+}

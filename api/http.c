@@ -1,0 +1,560 @@
+#include "fb.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <strings.h>
+
+#include <event2/buffer.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "crypto.h"
+#include "handlers.h"
+#include "http.h"
+#include "jsonv.h"
+#include "metrics.h"
+#include "server.h"
+#include "workpool.h"
+
+#define PROBLEM_BASE "https://fairbeta.dev/problems/"
+
+static const struct {
+	int status;
+	const char *title;
+} titles[] = {
+	{ 200, "OK" }, { 201, "Created" }, { 204, "No Content" }, { 304, "Not Modified" },
+	{ 400, "Bad Request" }, { 401, "Unauthorized" }, { 403, "Forbidden" },
+	{ 404, "Not Found" }, { 405, "Method Not Allowed" }, { 409, "Conflict" },
+	{ 412, "Precondition Failed" }, { 413, "Content Too Large" },
+	{ 415, "Unsupported Media Type" }, { 422, "Unprocessable Content" },
+	{ 429, "Too Many Requests" }, { 500, "Internal Server Error" },
+	{ 503, "Service Unavailable" },
+};
+
+static const char *
+status_title(int status)
+{
+	size_t i;
+
+	for (i = 0; i < FB_ARRAY_LEN(titles); i++)
+		if (titles[i].status == status)
+			return titles[i].title;
+	return "Error";
+}
+
+static void req_authenticate(struct reqctx *rc);
+static void req_run_handler(struct reqctx *rc);
+
+/* ---- lifetime ---- */
+
+static void
+rc_free(struct reqctx *rc)
+{
+	if (rc->query_parsed)
+		evhttp_clear_headers(&rc->query);
+	json_decref(rc->body);
+	arena_free(rc->arena);
+	free(rc);
+}
+
+/*
+ * The one place a request ends: headers common to every reply, the send,
+ * the access log line, the metrics, and the frees.
+ */
+/* libevent has written the whole reply: the connection may now be closed. */
+static void
+reply_written(struct evhttp_request *req, void *arg)
+{
+	struct loop *loop = arg;
+
+	FB_UNUSED(req);
+	atomic_fetch_sub(&loop->unsent, 1);
+}
+
+static void
+reply_finish(struct reqctx *rc, int status, struct evbuffer *buf)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(rc->req);
+	int64_t dur = fb_now_us() - rc->started_us;
+	struct loop *loop = rc->loop;
+
+	if (rc->replied)
+		fb_fatal("request %s answered twice", rc->log.request_id);
+	rc->replied = true;
+	rc->status = status;
+	evhttp_add_header(h, "X-Request-Id", rc->log.request_id);
+	/*
+	 * A reply is queued, not yet written. A drain must not close the
+	 * connection under it, so count it until libevent says it is out (a
+	 * request whose client already left is freed by the send instead).
+	 */
+	if (evhttp_request_get_connection(rc->req) != NULL) {
+		atomic_fetch_add(&loop->unsent, 1);
+		evhttp_request_set_on_complete_cb(rc->req, reply_written, loop);
+	}
+	evhttp_send_reply(rc->req, status, status_title(status), buf);
+	if (log_min_level <= LOG_INFO)
+		log_emit(LOG_INFO, &rc->log, json_pack("{s:i, s:f}", "status", status,
+		    "duration_ms", (double)dur / 1000.0), "request");
+	if (rc->observe)
+		metrics_observe(rc->route_index, rc->method, status, dur);
+	rc_free(rc);
+	atomic_fetch_sub(&loop->inflight, 1);
+}
+
+static void
+reply_body(struct reqctx *rc, int status, const char *ctype, json_t *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+	char *s = json_dumps(body, JSON_COMPACT);
+
+	json_decref(body);
+	if (s != NULL)
+		evbuffer_add(buf, s, strlen(s));
+	free(s);
+	evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Content-Type", ctype);
+	reply_finish(rc, status, buf);
+	evbuffer_free(buf);
+}
+
+void
+reply_json(struct reqctx *rc, int status, json_t *body)
+{
+	reply_body(rc, status, "application/json", body);
+}
+
+void
+reply_json_etag(struct reqctx *rc, int status, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	char hex[CRYPTO_HASH_HEX_LEN], etag[40];
+	const char *inm = req_header(rc, "If-None-Match");
+
+	crypto_sha256_hex(s, strlen(s), hex);
+	free(s);
+	snprintf(etag, sizeof(etag), "\"%.32s\"", hex);
+	req_set_header(rc, "ETag", etag);
+	if (inm != NULL && strcmp(inm, etag) == 0) {
+		json_decref(body);
+		reply_finish(rc, 304, NULL);
+		return;
+	}
+	reply_json(rc, status, body);
+}
+
+void
+reply_empty(struct reqctx *rc, int status)
+{
+	reply_finish(rc, status, NULL);
+}
+
+void
+reply_text(struct reqctx *rc, int status, const char *content_type, struct evbuffer *buf)
+{
+	evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Content-Type",
+	    content_type);
+	reply_finish(rc, status, buf);
+}
+
+void
+reply_problem_ext(struct reqctx *rc, int status, const char *slug, json_t *ext,
+    const char *detail)
+{
+	json_t *p = json_object();
+	char type[128];
+
+	snprintf(type, sizeof(type), PROBLEM_BASE "%s", slug);
+	json_object_set_new(p, "type", json_string(type));
+	json_object_set_new(p, "title", json_string(status_title(status)));
+	json_object_set_new(p, "status", json_integer(status));
+	json_object_set_new(p, "detail", json_string(detail));
+	json_object_set_new(p, "instance", json_string(rc->path ? rc->path : "/"));
+	json_object_set_new(p, "request_id", json_string(rc->log.request_id));
+	if (ext != NULL) {
+		json_object_update(p, ext);
+		json_decref(ext);
+	}
+	if (status == 401)
+		req_set_header(rc, "WWW-Authenticate", "Bearer");
+	if (status == 503 && req_header_out_missing(rc, "Retry-After"))
+		req_set_header(rc, "Retry-After", "1");
+	if (status >= 500)
+		log_warn(&rc->log, "%d: %s", status, detail);
+	reply_body(rc, status, "application/problem+json", p);
+}
+
+void
+reply_problem(struct reqctx *rc, int status, const char *slug, const char *fmt, ...)
+{
+	char detail[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	reply_problem_ext(rc, status, slug, NULL, detail);
+}
+
+void
+reply_invalid(struct reqctx *rc, json_t *errors)
+{
+	json_t *ext = json_object();
+	const char *first = json_string_value(json_object_get(json_array_get(errors, 0), "field"));
+	char detail[256];
+
+	snprintf(detail, sizeof(detail), "the request has %zu invalid field%s%s%s",
+	    json_array_size(errors), json_array_size(errors) == 1 ? "" : "s",
+	    first ? ", first: " : "", first ? first : "");
+	json_object_set_new(ext, "errors", errors);
+	reply_problem_ext(rc, 422, "validation", ext, detail);
+}
+
+void
+reply_db_failure(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	switch (st) {
+	case DB_BUSY:
+		req_set_header(rc, "Retry-After", "1");
+		reply_problem(rc, 503, "busy", "the server is busy; try again shortly");
+		break;
+	case DB_UNAVAILABLE:
+		req_set_header(rc, "Retry-After", "2");
+		reply_problem(rc, 503, "database-unavailable",
+		    "the database is unavailable; try again shortly");
+		break;
+	default:
+		log_error(&rc->log, "database: %s %s %s", db_status_str(st),
+		    job ? db_job_sqlstate(job) : "", job ? db_job_errmsg(job) : "");
+		reply_problem(rc, 500, "internal", "an internal error occurred");
+		break;
+	}
+}
+
+/* ---- request helpers ---- */
+
+const char *
+req_param(struct reqctx *rc, int i)
+{
+	return i < rc->match.nparams ? rc->match.params[i] : "";
+}
+
+const char *
+req_query(struct reqctx *rc, const char *name)
+{
+	return rc->query_parsed ? evhttp_find_header(&rc->query, name) : NULL;
+}
+
+const char *
+req_header(struct reqctx *rc, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_input_headers(rc->req), name);
+}
+
+bool
+req_header_out_missing(struct reqctx *rc, const char *name)
+{
+	return evhttp_find_header(evhttp_request_get_output_headers(rc->req), name) == NULL;
+}
+
+void
+req_set_header(struct reqctx *rc, const char *name, const char *value)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(rc->req);
+
+	evhttp_remove_header(h, name);
+	evhttp_add_header(h, name, value);
+}
+
+const char *
+req_actor_id(struct reqctx *rc)
+{
+	return rc->authed ? rc->user.id : NULL;
+}
+
+const char *
+req_actor_role(struct reqctx *rc)
+{
+	return rc->authed ? rc->user.role : NULL;
+}
+
+struct db_call {
+	struct reqctx *rc;
+	req_db_fn *done;
+};
+
+static void
+req_db_done(struct db_job *job, enum db_status st, void *arg)
+{
+	struct db_call *call = arg;
+	struct reqctx *rc = call->rc;
+	req_db_fn *done = call->done;
+
+	free(call);
+	done(rc, job, st);
+}
+
+void
+req_db(struct reqctx *rc, struct db_job *job, req_db_fn *done)
+{
+	struct db_call *call = fb_malloc(sizeof(*call));
+	enum db_status st;
+
+	call->rc = rc;
+	call->done = done;
+	st = db_submit(rc->loop->db, job, req_db_done, call);
+	if (st != DB_OK) {
+		free(call);
+		done(rc, NULL, st);
+	}
+}
+
+struct work_call {
+	struct reqctx *rc;
+	req_work_fn *work, *done;
+};
+
+static void
+work_run(void *arg)
+{
+	struct work_call *w = arg;
+
+	w->work(w->rc);
+}
+
+static void
+work_done(void *arg)
+{
+	struct work_call *w = arg;
+	struct reqctx *rc = w->rc;
+	req_work_fn *done = w->done;
+
+	free(w);
+	done(rc);
+}
+
+int
+req_offload(struct reqctx *rc, req_work_fn *work, req_work_fn *done)
+{
+	struct work_call *w = fb_malloc(sizeof(*w));
+
+	w->rc = rc;
+	w->work = work;
+	w->done = done;
+	if (workpool_submit(rc->loop->srv->hashers, rc->loop->inbox, work_run,
+	    work_done, w) != 0) {
+		free(w);
+		req_set_header(rc, "Retry-After", "1");
+		reply_problem(rc, 503, "busy", "too many sign-ins at once; try again shortly");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the pipeline: route, authenticate, decode, handle ---- */
+
+static unsigned
+method_bit(enum evhttp_cmd_type cmd)
+{
+	switch (cmd) {
+	case EVHTTP_REQ_GET:     return M_GET;
+	case EVHTTP_REQ_HEAD:    return M_HEAD;
+	case EVHTTP_REQ_POST:    return M_POST;
+	case EVHTTP_REQ_PUT:     return M_PUT;
+	case EVHTTP_REQ_PATCH:   return M_PATCH;
+	case EVHTTP_REQ_DELETE:  return M_DELETE;
+	case EVHTTP_REQ_OPTIONS: return M_OPTIONS;
+	default:                 return 0;
+	}
+}
+
+/* Accepts a client's X-Request-Id only when it is short and plain. */
+static bool
+request_id_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '-' && s[n] != '_' &&
+		    s[n] != '.' && s[n] != ':')
+			return false;
+	return n > 0 && n < 64;
+}
+
+static bool
+content_type_is_json(const char *ct)
+{
+	size_t n = strlen("application/json");
+
+	if (ct == NULL)
+		return false;
+	while (*ct == ' ')
+		ct++;
+	return strncasecmp(ct, "application/json", n) == 0 &&
+	    (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+void
+http_dispatch(struct evhttp_request *req, void *arg)
+{
+	struct http_listener *l = arg;
+	struct loop *loop = l->loop;
+	struct reqctx *rc = fb_calloc(1, sizeof(*rc));
+	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+	const char *rid = evhttp_find_header(evhttp_request_get_input_headers(req),
+	    "X-Request-Id");
+	const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *raw_query = uri ? evhttp_uri_get_query(uri) : NULL;
+	char allow[64], *decoded = NULL, *work;
+	size_t dlen = 0;
+	int n;
+
+	atomic_fetch_add(&loop->inflight, 1);
+	rc->req = req;
+	rc->loop = loop;
+	rc->arena = arena_new(4096);
+	rc->started_us = fb_now_us();
+	rc->route_index = -1;
+	rc->method = method_bit(evhttp_request_get_command(req));
+	rc->log.method = rc->method ? router_method_name(rc->method) : "OTHER";
+	if (rid != NULL && request_id_ok(rid))
+		snprintf(rc->log.request_id, sizeof(rc->log.request_id), "%s", rid);
+	else
+		crypto_uuid_new(rc->log.request_id);
+
+	if (raw_path == NULL || *raw_path == '\0')
+		raw_path = "/";
+	decoded = evhttp_uridecode(raw_path, 0, &dlen);
+	if (decoded == NULL || strlen(decoded) != dlen) {
+		free(decoded);
+		rc->path = arena_strdup(rc->arena, "/");
+		reply_problem(rc, 400, "bad-request", "the path is not valid");
+		return;
+	}
+	rc->path = arena_strdup(rc->arena, decoded);
+	work = arena_strdup(rc->arena, decoded);
+	free(decoded);
+	if (raw_query != NULL) {
+		if (evhttp_parse_query_str(raw_query, &rc->query) != 0) {
+			reply_problem(rc, 400, "bad-request", "the query string is not valid");
+			return;
+		}
+		rc->query_parsed = true;
+	}
+
+	rc->observe = l->observe;
+	if (router_match(l->routes, l->nroutes, rc->method, work, &rc->match) != 0) {
+		rc->log.route = "unmatched";
+		if (rc->match.allow) {
+			router_allow_header(rc->match.allow, allow, sizeof(allow));
+			req_set_header(rc, "Allow", allow);
+			reply_problem(rc, 405, "method-not-allowed", "%s is not allowed here; use %s",
+			    rc->log.method, allow);
+		} else {
+			reply_problem(rc, 404, "not-found", "no such resource");
+		}
+		return;
+	}
+	rc->route_index = rc->match.index;
+	rc->route = &l->routes[rc->match.index];
+	rc->log.route = rc->route->pattern;
+
+	n = (int)evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	if ((rc->route->flags & RT_BODY) && n > rc->loop->srv->cfg->max_body) {
+		reply_problem(rc, 413, "payload-too-large", "the body is larger than %ld bytes",
+		    rc->loop->srv->cfg->max_body);
+		return;
+	}
+	if (rc->route->roles == ROLE_ANYONE)
+		req_run_handler(rc);
+	else
+		req_authenticate(rc);
+}
+
+/* Decodes the JSON body when the route takes one, then calls the handler. */
+static void
+req_run_handler(struct reqctx *rc)
+{
+	struct evbuffer *in = evhttp_request_get_input_buffer(rc->req);
+	size_t len = evbuffer_get_length(in);
+	char detail[256];
+
+	if (rc->route->flags & RT_BODY) {
+		const char *ct = req_header(rc, "Content-Type");
+
+		if (!content_type_is_json(ct)) {
+			reply_problem(rc, 415, "unsupported-media-type",
+			    "send the body as application/json");
+			return;
+		}
+		switch (jv_parse((const char *)evbuffer_pullup(in, -1), len, &rc->body,
+		    detail, sizeof(detail))) {
+		case JV_PARSED:
+			break;
+		case JV_MALFORMED:
+			reply_problem(rc, 400, "malformed-json", "%s", detail);
+			return;
+		case JV_NOT_OBJECT: {
+			json_t *errors = json_array();
+
+			jv_error(errors, "", "the body must be a JSON object");
+			reply_invalid(rc, errors);
+			return;
+		}
+		}
+	}
+	rc->route->handler(rc);
+}
+
+static const char SQL_AUTH[] =
+	"SELECT s.id, u.id, u.role, u.email, u.display_name, rfc3339(u.created_at)"
+	" FROM sessions s JOIN users u ON u.id = s.user_id"
+	" WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"
+	"   AND u.disabled_at IS NULL";
+
+static void
+auth_done(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	const PGresult *r = db_job_result(job, 0);
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	if (PQntuples(r) != 1) {
+		reply_problem(rc, 401, "unauthorized", "the token is invalid, expired or revoked");
+		return;
+	}
+	snprintf(rc->user.session_id, sizeof(rc->user.session_id), "%s", PQgetvalue(r, 0, 0));
+	snprintf(rc->user.id, sizeof(rc->user.id), "%s", PQgetvalue(r, 0, 1));
+	snprintf(rc->user.role, sizeof(rc->user.role), "%s", PQgetvalue(r, 0, 2));
+	rc->user.email = arena_strdup(rc->arena, PQgetvalue(r, 0, 3));
+	rc->user.display_name = arena_strdup(rc->arena, PQgetvalue(r, 0, 4));
+	rc->user.created_at = arena_strdup(rc->arena, PQgetvalue(r, 0, 5));
+	rc->user.role_bit = router_role_bit(rc->user.role);
+	rc->authed = true;
+	snprintf(rc->log.actor, sizeof(rc->log.actor), "%s", rc->user.id);
+	if (!(rc->route->roles & rc->user.role_bit)) {
+		reply_problem(rc, 403, "forbidden", "the %s role may not do this", rc->user.role);
+		return;
+	}
+	req_run_handler(rc);
+}
+
+/* Bearer token -> session and user, one query; 401 without a usable token. */
+static void
+req_authenticate(struct reqctx *rc)
+{
+	const char *h = req_header(rc, "Authorization");
+	char hash[CRYPTO_HASH_HEX_LEN];
+	struct db_job *job;
+
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) < 16 ||
+	    strlen(h + 7) > 128) {
+		reply_problem(rc, 401, "unauthorized", "send Authorization: Bearer <token>");
+		return;
+	}
+	crypto_sha256_hex(h + 7, strlen(h + 7), hash);
+	job = db_job_new(0);
+	db_job_add(job, NULL, SQL_AUTH, 1, hash);
+	req_db(rc, job, auth_done);
+}

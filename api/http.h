@@ -1,0 +1,115 @@
+/*
+ * http.h: the request context and the only ways a request is answered.
+ *
+ * A reqctx is created for each request the router accepts and lives until
+ * its single reply: it owns an arena for everything the handler allocates,
+ * the request id, the authenticated user, the parsed body and query, and a
+ * count of pending asynchronous work. Handlers end by calling exactly one
+ * reply_* function; replying twice is a bug and aborts.
+ *
+ * When the client goes away mid-request, libevent detaches the request from
+ * its connection; the reply still runs (and frees the request) once pending
+ * work ends, so nothing is used after free and nothing leaks.
+ */
+#ifndef FB_HTTP_H
+#define FB_HTTP_H
+
+#include <sys/queue.h>
+
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <jansson.h>
+
+#include "arena.h"
+#include "db.h"
+#include "log.h"
+#include "router.h"
+
+struct loop;
+
+struct auth_user {
+	char id[40];
+	char session_id[40];
+	char role[16];
+	unsigned role_bit;
+	char *email;                /* arena */
+	char *display_name;         /* arena */
+	char *created_at;           /* arena */
+};
+
+struct reqctx {
+	struct evhttp_request *req;
+	struct loop *loop;
+	struct arena *arena;
+	struct log_ctx log;
+	const struct route *route;
+	int route_index;
+	unsigned method;
+	char *path;                      /* arena: the decoded path */
+	struct route_match match;
+	struct evkeyvalq query;
+	bool query_parsed;
+	struct auth_user user;
+	bool authed;
+	json_t *body;                    /* parsed JSON body, if the route takes one */
+	int64_t started_us;
+	int status;
+	bool replied;
+	bool observe;                    /* counted in the request metrics */
+	void *h;                         /* the handler's own state (arena) */
+};
+
+/* The request entry point, given to evhttp_set_gencb with a http_listener. */
+void http_dispatch(struct evhttp_request *req, void *loop);
+
+/* ---- replies: each ends the request ---- */
+
+/* 2xx/3xx with a JSON body (stolen). */
+void reply_json(struct reqctx *rc, int status, json_t *body);
+/* Same, with an ETag computed from the body (If-None-Match gives 304). */
+void reply_json_etag(struct reqctx *rc, int status, json_t *body);
+void reply_empty(struct reqctx *rc, int status);
+void reply_text(struct reqctx *rc, int status, const char *content_type,
+    struct evbuffer *buf);
+/* RFC 9457 problem document. slug names the type URI. detail is printf-like. */
+void reply_problem(struct reqctx *rc, int status, const char *slug,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A problem with extra members (stolen) merged in. */
+void reply_problem_ext(struct reqctx *rc, int status, const char *slug,
+    json_t *ext, const char *detail);
+/* 422 with errors [{field, message}] (stolen). */
+void reply_invalid(struct reqctx *rc, json_t *errors);
+/* Maps a failed job to 503 (busy/unavailable) or 500, logging the cause. */
+void reply_db_failure(struct reqctx *rc, struct db_job *job, enum db_status st);
+
+/* ---- request helpers ---- */
+
+/* A path capture by position (0-based), NUL-terminated. */
+const char *req_param(struct reqctx *rc, int i);
+/* A query parameter, or NULL. */
+const char *req_query(struct reqctx *rc, const char *name);
+/* A request header, or NULL. */
+const char *req_header(struct reqctx *rc, const char *name);
+void req_set_header(struct reqctx *rc, const char *name, const char *value);
+bool req_header_out_missing(struct reqctx *rc, const char *name);
+
+/*
+ * Submits a job; done(rc, job, st) is called exactly once: later, or at once
+ * with job NULL when the pool refuses it (DB_BUSY, DB_UNAVAILABLE). Either
+ * way done decides the reply; reply_db_failure() accepts a NULL job.
+ */
+typedef void req_db_fn(struct reqctx *rc, struct db_job *job, enum db_status st);
+void req_db(struct reqctx *rc, struct db_job *job, req_db_fn *done);
+
+/*
+ * Runs work(rc) on the hashing threads, then done(rc) on this loop. On a
+ * full queue it replies 503 itself and returns -1.
+ */
+typedef void req_work_fn(struct reqctx *rc);
+int req_offload(struct reqctx *rc, req_work_fn *work, req_work_fn *done);
+
+/* The audit actor of this request: NULL for an anonymous caller. */
+const char *req_actor_id(struct reqctx *rc);
+const char *req_actor_role(struct reqctx *rc);
+
+#endif

@@ -1,0 +1,79 @@
+#include "fb.h"
+
+#include <sys/queue.h>
+
+#include <event2/keyvalq_struct.h>
+#include <sodium.h>
+
+#include "handlers.h"
+#include "jsonv.h"
+
+void
+list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors)
+{
+	const char *l = req_query(rc, "limit"), *c = req_query(rc, "cursor");
+
+	*limit = LIST_DEFAULT_LIMIT;
+	*cursor = NULL;
+	if (l != NULL) {
+		char *end;
+		long v = strtol(l, &end, 10);
+
+		if (*l == '\0' || *end != '\0' || v < 1 || v > LIST_MAX_LIMIT)
+			jv_error(errors, "limit", "must be a whole number from 1 to 200");
+		else
+			*limit = (int)v;
+	}
+	if (c != NULL) {
+		size_t len = strlen(c), bin_len;
+		unsigned char *bin = arena_alloc(rc->arena, len + 1);
+
+		if (len == 0 || len > 256 ||
+		    sodium_base642bin(bin, len, c, len, NULL, &bin_len, NULL,
+		    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
+		    bin_len < 3 || memcmp(bin, "c1:", 3) != 0 ||
+		    memchr(bin, '\0', bin_len) != NULL) {
+			jv_error(errors, "cursor", "is not a cursor this server issued");
+		} else {
+			*cursor = arena_strndup(rc->arena, (char *)bin + 3, bin_len - 3);
+		}
+	}
+}
+
+char *
+list_cursor(struct reqctx *rc, const char *position)
+{
+	char *raw = arena_printf(rc->arena, "c1:%s", position);
+	size_t n = strlen(raw);
+	size_t outlen = sodium_base64_ENCODED_LEN(n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	char *out = arena_alloc(rc->arena, outlen);
+
+	sodium_bin2base64(out, outlen, (unsigned char *)raw, n,
+	    sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+	return out;
+}
+
+json_t *
+user_json(const char *id, const char *email, const char *display_name,
+    const char *role, const char *created_at)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "email", email,
+	    "display_name", display_name, "role", role, "created_at", created_at);
+}
+
+void
+list_check_query(struct reqctx *rc, const char *const *known, json_t *errors)
+{
+	struct evkeyval *kv;
+	const char *const *k;
+
+	if (!rc->query_parsed)
+		return;
+	TAILQ_FOREACH(kv, &rc->query, next) {
+		for (k = known; *k; k++)
+			if (strcmp(*k, kv->key) == 0)
+				break;
+		if (*k == NULL)
+			jv_error(errors, kv->key, "is not a known query parameter");
+	}
+}

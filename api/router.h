@@ -1,0 +1,67 @@
+/*
+ * router.h: matching a method and path against a route table.
+ *
+ * Patterns are literal segments and ":name" captures ("/v1/users/:id").
+ * The table is data (api/routes.c); this module only matches, so that unit
+ * tests can walk any table. A path that matches a pattern under another
+ * method is told apart (405 with Allow) from one that matches nothing (404).
+ */
+#ifndef FB_ROUTER_H
+#define FB_ROUTER_H
+
+enum http_method {
+	M_GET = 1 << 0, M_POST = 1 << 1, M_PUT = 1 << 2, M_PATCH = 1 << 3,
+	M_DELETE = 1 << 4, M_HEAD = 1 << 5, M_OPTIONS = 1 << 6,
+};
+
+/* Who may call a route. ROLE_ANYONE needs no token. */
+enum {
+	ROLE_ANYONE = 0,
+	ROLE_ADMIN = 1 << 0, ROLE_STAFF = 1 << 1, ROLE_FINANCE = 1 << 2,
+	ROLE_ARTIST = 1 << 3,
+	ROLE_ANY = ROLE_ADMIN | ROLE_STAFF | ROLE_FINANCE | ROLE_ARTIST,
+};
+
+/* Route flags. */
+enum {
+	RT_BODY = 1 << 0,       /* takes a JSON body (415 for another type) */
+};
+
+#define ROUTER_MAX_PARAMS 4
+#define ROUTER_MAX_SEGMENTS 12
+
+struct reqctx;
+typedef void route_handler(struct reqctx *rc);
+
+struct route {
+	unsigned method;            /* one enum http_method */
+	const char *pattern;
+	unsigned roles;
+	unsigned flags;
+	route_handler *handler;
+};
+
+struct route_match {
+	int index;                  /* into the table, or -1 */
+	unsigned allow;             /* methods the path exists under, when index < 0 */
+	int nparams;
+	/* captures point into the caller's path buffer, NUL-terminated in place */
+	char *params[ROUTER_MAX_PARAMS];
+};
+
+/*
+ * Matches path (modified in place: segments are split on '/') against the
+ * table. Returns 0 with m->index set, or -1 with m->allow nonzero for 405 and
+ * zero for 404.
+ */
+int router_match(const struct route *table, int n, unsigned method, char *path,
+    struct route_match *m);
+
+/* "GET", "POST", ... for one method bit; "GET, POST" style lists. */
+const char *router_method_name(unsigned method);
+void router_allow_header(unsigned allow, char *out, size_t outlen);
+
+/* Role bit for "admin", ...; 0 if unknown. And the reverse. */
+unsigned router_role_bit(const char *role);
+
+#endif

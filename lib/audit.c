@@ -1,0 +1,48 @@
+#include "fb.h"
+
+#include "audit.h"
+#include "crypto.h"
+#include "db.h"
+
+static const char SQL_AUDIT[] =
+	"INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id,"
+	" before, after, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+static const char SQL_OUTBOX[] =
+	"INSERT INTO outbox (event_id, event_type, program_id, entity_type, entity_id,"
+	" payload, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+static char *
+dump_or_null(const json_t *v)
+{
+	return v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+}
+
+int
+audit_add(struct db_job *job, const struct audit_entry *e)
+{
+	char *before = dump_or_null(e->before), *after = dump_or_null(e->after);
+	int idx;
+
+	idx = db_job_add(job, NULL, SQL_AUDIT, 8, e->actor_id, e->actor_role,
+	    e->action, e->entity_type, e->entity_id, before, after, e->request_id);
+	free(before);
+	free(after);
+	return idx;
+}
+
+int
+outbox_add(struct db_job *job, const char *event_type, const char *program_id,
+    const char *entity_type, const char *entity_id, const json_t *payload,
+    const char *request_id)
+{
+	char id[CRYPTO_UUID_LEN];
+	char *body = json_dumps(payload, JSON_COMPACT);
+	int idx;
+
+	crypto_uuid_new(id);
+	idx = db_job_add(job, NULL, SQL_OUTBOX, 7, id, event_type, program_id,
+	    entity_type, entity_id, body, request_id);
+	free(body);
+	return idx;
+}

@@ -1,0 +1,98 @@
+/*
+ * db.h: PostgreSQL connections driven by a libevent loop. Never blocks.
+ *
+ * A pool belongs to one event loop and owns a fixed number of connections,
+ * each connected with PQconnectStartParams/PQconnectPoll and switched to
+ * non-blocking mode. Work is submitted as a job: an ordered list of
+ * parameterized statements run on one connection, optionally wrapped in a
+ * transaction. Jobs wait in a bounded FIFO when every connection is busy.
+ *
+ * A job's statements are all known to the pool before it runs (a step
+ * callback may append more after seeing a result), so the pool can later send
+ * them in pipeline mode without any change to the callers.
+ *
+ * Connections that break are replaced with exponential backoff; the job that
+ * was running on one finishes with DB_UNAVAILABLE. A connection left inside a
+ * transaction (failed or not) is rolled back before it is reused.
+ */
+#ifndef FB_DB_H
+#define FB_DB_H
+
+#include <libpq-fe.h>
+
+struct event_base;
+struct db_pool;
+struct db_job;
+
+enum db_status {
+	DB_OK = 0,       /* every statement ran; committed when DB_TX */
+	DB_SQL_ERROR,    /* a statement failed (see db_job_sqlstate); rolled back */
+	DB_ABORTED,      /* a step callback refused to go on; rolled back */
+	DB_UNAVAILABLE,  /* no usable connection, or it broke during the job */
+	DB_BUSY,         /* the wait queue is full, or the job waited too long */
+};
+
+enum {
+	DB_TX = 1 << 0,     /* BEGIN ... COMMIT around the statements */
+	DB_RETRY = 1 << 1,  /* rerun from the start on 40001/40P01 (3 tries) */
+};
+
+struct db_pool_opts {
+	const char *url;            /* libpq URL or key=value string */
+	const char *application_name;
+	int size;                   /* connections */
+	int queue_max;              /* waiting jobs before DB_BUSY */
+	int queue_timeout_ms;       /* longest wait before DB_BUSY */
+	int statement_timeout_ms;   /* 0: server default */
+};
+
+struct db_pool_stats {
+	int conns, ready, in_use, waiting;
+};
+
+/*
+ * Called after each statement succeeds, in order, with its result (valid only
+ * during the call). Return 0 to go on; -1 to stop and roll back (the job ends
+ * with DB_ABORTED). The callback may db_job_add() further statements.
+ */
+typedef int db_step_fn(struct db_job *job, const PGresult *res, void *arg);
+
+/*
+ * Called exactly once per accepted job, from the loop. Results are readable
+ * with db_job_result() during the call; the pool frees the job afterwards.
+ */
+typedef void db_done_fn(struct db_job *job, enum db_status st, void *arg);
+
+struct db_pool *db_pool_new(struct event_base *base, const struct db_pool_opts *o);
+/* Closes connections; jobs still waiting or running end with DB_UNAVAILABLE. */
+void db_pool_free(struct db_pool *pool);
+void db_pool_stats(struct db_pool *pool, struct db_pool_stats *out);
+
+struct db_job *db_job_new(unsigned flags);
+void db_job_free(struct db_job *job);
+
+/*
+ * Appends a statement with nparams text parameters (NULL is SQL NULL); the
+ * strings are copied. Returns the statement's index for db_job_result().
+ */
+int db_job_add(struct db_job *job, db_step_fn *step, const char *sql, int nparams, ...);
+int db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
+    int nparams, const char *const *params);
+
+/* Accessors accept a NULL job (a refused submission) and return NULL or "". */
+const PGresult *db_job_result(struct db_job *job, int index);
+const char *db_job_sqlstate(struct db_job *job);   /* "" unless DB_SQL_ERROR */
+const char *db_job_errmsg(struct db_job *job);
+const char *db_job_constraint(struct db_job *job); /* violated constraint name or "" */
+
+/*
+ * Hands the job to the pool. Returns DB_OK when accepted (done will be called
+ * later, never from inside this call); otherwise DB_BUSY or DB_UNAVAILABLE,
+ * the job has been freed and done will not be called.
+ */
+enum db_status db_submit(struct db_pool *pool, struct db_job *job,
+    db_done_fn *done, void *arg);
+
+const char *db_status_str(enum db_status st);
+
+#endif

@@ -1,0 +1,179 @@
+#include "fb.h"
+
+#include "jsonv.h"
+
+static const char *type_names[] = {
+	[JV_STRING] = "a string", [JV_INTEGER] = "an integer",
+	[JV_BOOLEAN] = "true or false", [JV_OBJECT] = "an object",
+	[JV_ARRAY] = "an array", [JV_NUMBER] = "a number",
+};
+
+enum jv_parse_result
+jv_parse(const char *buf, size_t len, json_t **out, char *detail, size_t detail_len)
+{
+	json_error_t err;
+	json_t *v;
+
+	*out = NULL;
+	v = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (v == NULL) {
+		snprintf(detail, detail_len, "malformed JSON at line %d, column %d: %s",
+		    err.line, err.column, err.text);
+		return JV_MALFORMED;
+	}
+	if (!json_is_object(v)) {
+		json_decref(v);
+		snprintf(detail, detail_len, "the body must be a JSON object");
+		return JV_NOT_OBJECT;
+	}
+	*out = v;
+	return JV_PARSED;
+}
+
+void
+jv_error(json_t *errors, const char *field, const char *message)
+{
+	json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field,
+	    "message", message));
+}
+
+size_t
+jv_utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xC0) != 0x80)
+			n++;
+	return n;
+}
+
+static bool
+type_matches(const json_t *v, enum jv_type t)
+{
+	switch (t) {
+	case JV_STRING:  return json_is_string(v);
+	case JV_INTEGER: return json_is_integer(v);
+	case JV_BOOLEAN: return json_is_boolean(v);
+	case JV_OBJECT:  return json_is_object(v);
+	case JV_ARRAY:   return json_is_array(v);
+	case JV_NUMBER:  return json_is_number(v);
+	}
+	return false;
+}
+
+static const char *
+string_problem(const char *s, const struct jv_field *f, char *buf, size_t buflen)
+{
+	size_t n = jv_utf8_len(s);
+	const unsigned char *p;
+
+	if (f->max > 0 && (long long)n > f->max) {
+		snprintf(buf, buflen, "must be at most %lld characters", f->max);
+		return buf;
+	}
+	if ((long long)n < f->min) {
+		snprintf(buf, buflen, f->min == 1 ? "must not be empty" :
+		    "must be at least %lld characters", f->min);
+		return buf;
+	}
+	if (f->flags & (JV_ONELINE | JV_TEXT)) {
+		for (p = (const unsigned char *)s; *p; p++) {
+			if (*p >= 0x20 && *p != 0x7f)
+				continue;
+			if ((f->flags & JV_TEXT) && (*p == '\n' || *p == '\t'))
+				continue;
+			return (f->flags & JV_ONELINE) ?
+			    "must be a single line without control characters" :
+			    "must not contain control characters other than newline and tab";
+		}
+	}
+	if (f->oneof != NULL) {
+		const char *const *o;
+		size_t used;
+
+		for (o = f->oneof; *o; o++)
+			if (strcmp(*o, s) == 0)
+				return NULL;
+		used = (size_t)snprintf(buf, buflen, "must be one of");
+		for (o = f->oneof; *o && used < buflen; o++)
+			used += (size_t)snprintf(buf + used, buflen - used, "%s %s",
+			    o == f->oneof ? "" : ",", *o);
+		return buf;
+	}
+	return NULL;
+}
+
+int
+jv_check(const json_t *obj, const struct jv_field *fields, size_t nfields,
+    const char *prefix, json_t *errors)
+{
+	char name[128], msg[256];
+	const char *key;
+	json_t *v;
+	size_t i;
+	int problems = 0;
+
+	json_object_foreach((json_t *)obj, key, v) {
+		for (i = 0; i < nfields; i++)
+			if (strcmp(fields[i].name, key) == 0)
+				break;
+		if (i == nfields) {
+			snprintf(name, sizeof(name), "%s%s", prefix, key);
+			jv_error(errors, name, "is not a known field");
+			problems++;
+		}
+	}
+	for (i = 0; i < nfields; i++) {
+		const struct jv_field *f = &fields[i];
+		const char *why = NULL;
+
+		snprintf(name, sizeof(name), "%s%s", prefix, f->name);
+		v = json_object_get(obj, f->name);
+		if (v == NULL || json_is_null(v)) {
+			if (v == NULL && (f->flags & JV_REQUIRED))
+				why = "is required";
+			else if (v != NULL && !(f->flags & JV_NULLABLE))
+				why = (f->flags & JV_REQUIRED) ? "is required" : "must not be null";
+		} else if (!type_matches(v, f->type)) {
+			snprintf(msg, sizeof(msg), "must be %s", type_names[f->type]);
+			why = msg;
+		} else if (f->type == JV_STRING) {
+			why = string_problem(json_string_value(v), f, msg, sizeof(msg));
+		} else if (f->type == JV_INTEGER && (f->min != 0 || f->max != 0)) {
+			json_int_t n = json_integer_value(v);
+
+			if (n < f->min || n > f->max) {
+				snprintf(msg, sizeof(msg), "must be from %lld to %lld", f->min, f->max);
+				why = msg;
+			}
+		} else if (f->type == JV_ARRAY && (f->min != 0 || f->max != 0)) {
+			long long n = (long long)json_array_size(v);
+
+			if (n < f->min || n > f->max) {
+				snprintf(msg, sizeof(msg), "must have from %lld to %lld items",
+				    f->min, f->max);
+				why = msg;
+			}
+		}
+		if (why != NULL) {
+			jv_error(errors, name, why);
+			problems++;
+		}
+	}
+	return problems;
+}
+
+const char *
+jv_str(const json_t *obj, const char *name)
+{
+	return json_string_value(json_object_get(obj, name));
+}
+
+long long
+jv_int(const json_t *obj, const char *name, long long def)
+{
+	json_t *v = json_object_get(obj, name);
+
+	return json_is_integer(v) ? json_integer_value(v) : def;
+}

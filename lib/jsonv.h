@@ -1,0 +1,59 @@
+/*
+ * jsonv.h: strict decoding of JSON request bodies against a field table.
+ *
+ * A handler declares its body as a table of fields (name, type, required,
+ * bounds, allowed values); jv_check() reports every problem at once as
+ * {field, message} pairs, including members the table does not name.
+ * Malformed JSON is told apart from a well-formed body of the wrong shape,
+ * because the contract answers the first with 400 and the second with 422.
+ */
+#ifndef FB_JSONV_H
+#define FB_JSONV_H
+
+#include <jansson.h>
+
+enum jv_type { JV_STRING, JV_INTEGER, JV_BOOLEAN, JV_OBJECT, JV_ARRAY, JV_NUMBER };
+
+enum {
+	JV_REQUIRED = 1 << 0,
+	JV_NULLABLE = 1 << 1,
+	JV_ONELINE = 1 << 2,    /* strings: no control characters at all */
+	JV_TEXT = 1 << 3,       /* strings: control characters but \n, \t refused */
+};
+
+struct jv_field {
+	const char *name;
+	enum jv_type type;
+	unsigned flags;
+	long long min, max;           /* strings: characters; integers: value; arrays: items. 0,0: unbounded */
+	const char *const *oneof;     /* strings: allowed values, NULL-terminated */
+};
+
+enum jv_parse_result { JV_PARSED, JV_MALFORMED, JV_NOT_OBJECT };
+
+/*
+ * Parses buf as one JSON value with duplicate keys refused. On JV_PARSED *out
+ * is a new reference to an object. On error, detail says what and where.
+ */
+enum jv_parse_result jv_parse(const char *buf, size_t len, json_t **out,
+    char *detail, size_t detail_len);
+
+/*
+ * Checks obj against fields; appends {"field","message"} objects to errors
+ * (field names prefixed with prefix, e.g. "media[0]."). Returns the number of
+ * problems found (0: the object matches).
+ */
+int jv_check(const json_t *obj, const struct jv_field *fields, size_t nfields,
+    const char *prefix, json_t *errors);
+
+/* Adds {"field": field, "message": message} to errors. */
+void jv_error(json_t *errors, const char *field, const char *message);
+
+/* Code points in a valid UTF-8 string. */
+size_t jv_utf8_len(const char *s);
+
+/* Convenience getters for fields jv_check() has already validated. */
+const char *jv_str(const json_t *obj, const char *name);   /* NULL if absent/null */
+long long jv_int(const json_t *obj, const char *name, long long def);
+
+#endif

@@ -1,0 +1,42 @@
+"""Session-wide fixtures: one PostgreSQL cluster, one migrated database, one
+API server and a first admin made by the command-line tool, as a newcomer
+would. Everything is torn down at the end, also when a test fails."""
+
+import os
+import uuid
+
+import pytest
+
+from harness import Api, Postgres, run_admin
+
+ADMIN_PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture(scope="session")
+def pg():
+    db = Postgres()
+    try:
+        db.start()
+        out = run_admin(db.url, "migrate")
+        assert out.returncode == 0, out.stderr
+        yield db
+    finally:
+        db.destroy()
+
+
+@pytest.fixture(scope="session")
+def api(pg):
+    server = Api(pg.url)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def admin(pg, api):
+    email = "admin-%s@example.com" % uuid.uuid4().hex[:8]
+    out = run_admin(pg.url, "admin", "create-user", "--email", email, "--role", "admin",
+                    "--display-name", "First Admin", stdin=ADMIN_PASSWORD + "\n")
+    assert out.returncode == 0, out.stderr
+    return {"email": email, "token": api.login(email, ADMIN_PASSWORD)}

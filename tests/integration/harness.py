@@ -1,0 +1,161 @@
+"""The real things the integration tests run against: a throwaway PostgreSQL
+cluster (tools/pg.sh), the migrated schema (build/fairbeta migrate) and the
+fairbeta-api binary on free ports. Nothing here is mocked."""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BUILD = os.path.join(ROOT, "build")
+PG_SH = os.path.join(ROOT, "tools", "pg.sh")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Postgres:
+    """A private cluster in a temporary directory, reached by Unix socket."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="fairbeta-pg-")
+        self.url = None
+
+    def start(self):
+        out = subprocess.run([PG_SH, "start", self.dir], check=True, capture_output=True,
+                             text=True, env=dict(os.environ, FAIRBETA_PG_FSYNC="off"))
+        self.url = out.stdout.strip().splitlines()[-1]
+        return self.url
+
+    def stop(self):
+        subprocess.run([PG_SH, "stop", self.dir], check=False, capture_output=True)
+
+    def psql(self, sql):
+        """Runs SQL through psql (the test's own, separate connection)."""
+        out = subprocess.run(["psql", self.url, "-XtAq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             check=True, capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def destroy(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def run_admin(db_url, *args, stdin=None):
+    env = dict(os.environ, FAIRBETA_DATABASE_URL=db_url)
+    return subprocess.run([os.path.join(BUILD, "fairbeta"), *args], input=stdin,
+                          capture_output=True, text=True, env=env)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+class Api:
+    """One fairbeta-api process on free ports."""
+
+    def __init__(self, db_url, **env):
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.env = dict(os.environ,
+                        FAIRBETA_DATABASE_URL=db_url,
+                        FAIRBETA_LISTEN="127.0.0.1:%d" % self.port,
+                        FAIRBETA_METRICS_LISTEN="127.0.0.1:%d" % self.metrics_port,
+                        FAIRBETA_THREADS="2",
+                        FAIRBETA_LOG_LEVEL="warn")
+        self.env.update({k: str(v) for k, v in env.items()})
+        self.proc = None
+        self.log = tempfile.NamedTemporaryFile(prefix="fairbeta-api-", suffix=".log", delete=False)
+
+    def start(self, wait_ready=True):
+        self.proc = subprocess.Popen([os.path.join(BUILD, "fairbeta-api")], env=self.env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("fairbeta-api exited: %s" % self.logtext())
+            try:
+                r = self.request("GET", "/readyz" if wait_ready else "/healthz", timeout=2)
+                if r.status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("fairbeta-api did not become ready: %s" % self.logtext())
+
+    def logtext(self):
+        with open(self.log.name) as f:
+            return f.read()[-4000:]
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise
+
+    def request(self, method, path, body=None, token=None, headers=None, raw=None,
+                timeout=30, port=None, content_type="application/json"):
+        conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
+        hdrs = dict(headers or {})
+        data = raw
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None and content_type and "Content-Type" not in hdrs:
+            hdrs["Content-Type"] = content_type
+        if token:
+            hdrs["Authorization"] = "Bearer " + token
+        try:
+            conn.request(method, path, body=data, headers=hdrs)
+            resp = conn.getresponse()
+            return Response(resp.status, resp.getheaders(), resp.read())
+        finally:
+            conn.close()
+
+    def metrics(self):
+        return self.request("GET", "/metrics", port=self.metrics_port).body.decode()
+
+    # conveniences shared by the suites
+
+    def login(self, email, password):
+        r = self.request("POST", "/v1/sessions", {"email": email, "password": password})
+        assert r.status == 201, r
+        return r.json["token"]
+
+    def create_user(self, admin_token, role, password="a long enough password", email=None):
+        email = email or "%s-%s@example.com" % (role, uuid.uuid4().hex[:12])
+        r = self.request("POST", "/v1/users", {"email": email, "password": password,
+                                               "display_name": role.title() + " User",
+                                               "role": role}, token=admin_token)
+        assert r.status == 201, r
+        return r.json, self.login(email, password)

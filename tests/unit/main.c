@@ -1,0 +1,21 @@
+#include "fb.h"
+
+#include "crypto.h"
+#include "unit.h"
+
+int unit_passed, unit_failed;
+
+int
+main(void)
+{
+	if (crypto_init() != 0)
+		return 2;
+	suite_router();
+	suite_jsonv();
+	suite_config();
+	suite_crypto();
+	suite_valid();
+	suite_arena();
+	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
+	return unit_failed ? 1 : 0;
+}

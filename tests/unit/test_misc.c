@@ -1,0 +1,121 @@
+/* config, crypto, valid, arena: the pure helpers. */
+#include "fb.h"
+
+#include "arena.h"
+#include "config.h"
+#include "crypto.h"
+#include "valid.h"
+#include "unit.h"
+
+void
+suite_config(void)
+{
+	struct config cfg;
+	fb_err err;
+	char *m;
+	json_t *j;
+
+	unsetenv("FAIRBETA_THREADS");
+	setenv("FAIRBETA_DATABASE_URL", "postgresql://u:secret@h/db", 1);
+	setenv("FAIRBETA_DB_POOL", "7", 1);
+	CHECK(config_load(&cfg, err) == 0);
+	CHECK(cfg.db_pool == 7);
+	CHECK(cfg.threads >= 1);
+	CHECK(cfg.max_body == 1048576);
+	CHECK_STR(cfg.listen, "127.0.0.1:8080");
+	j = config_to_json(&cfg);
+	CHECK(strstr(json_string_value(json_object_get(j, "FAIRBETA_DATABASE_URL")), "secret") == NULL);
+	json_decref(j);
+	config_free(&cfg);
+
+	setenv("FAIRBETA_DB_POOL", "lots", 1);
+	CHECK(config_load(&cfg, err) == -1 && strstr(err, "FAIRBETA_DB_POOL") != NULL);
+	setenv("FAIRBETA_DB_POOL", "0", 1);
+	CHECK(config_load(&cfg, err) == -1 && strstr(err, "FAIRBETA_DB_POOL") != NULL);
+	setenv("FAIRBETA_DB_POOL", "4x", 1);
+	CHECK(config_load(&cfg, err) == -1);
+	unsetenv("FAIRBETA_DB_POOL");
+	setenv("FAIRBETA_LOG_LEVEL", "loud", 1);
+	CHECK(config_load(&cfg, err) == -1 && strstr(err, "FAIRBETA_LOG_LEVEL") != NULL);
+	unsetenv("FAIRBETA_LOG_LEVEL");
+
+	m = config_mask_url("postgresql://u:secret@h/db");
+	CHECK_STR(m, "postgresql://u:***@h/db");
+	free(m);
+	m = config_mask_url("host=h password=secret");
+	CHECK(strstr(m, "secret") == NULL);
+	free(m);
+	m = config_mask_url("postgresql:///db?host=/tmp");
+	CHECK_STR(m, "postgresql:///db?host=/tmp");
+	free(m);
+}
+
+void
+suite_crypto(void)
+{
+	char a[CRYPTO_TOKEN_LEN], b[CRYPTO_TOKEN_LEN], hex[CRYPTO_HASH_HEX_LEN];
+	char hash[CRYPTO_PWHASH_LEN], id[CRYPTO_UUID_LEN];
+
+	crypto_token_new("fbt_", a, sizeof(a));
+	crypto_token_new("fbt_", b, sizeof(b));
+	CHECK(strncmp(a, "fbt_", 4) == 0 && strlen(a) == 4 + 43);   /* 256 bits */
+	CHECK(strcmp(a, b) != 0);
+	crypto_sha256_hex("abc", 3, hex);
+	CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	CHECK(crypto_password_hash("hunter22", hash) == 0);
+	CHECK(strncmp(hash, "$argon2id$", 10) == 0);
+	CHECK(crypto_password_verify(hash, "hunter22"));
+	CHECK(!crypto_password_verify(hash, "hunter23"));
+	crypto_uuid_new(id);
+	CHECK(crypto_uuid_valid(id));
+	CHECK(!crypto_uuid_valid("not-a-uuid"));
+	CHECK(!crypto_uuid_valid("0123456789abcdef0123456789abcdef0123"));
+}
+
+void
+suite_valid(void)
+{
+	char s[] = "MiXeD@Example.COM";
+
+	CHECK(valid_email("a@b.co"));
+	CHECK(valid_email("admin@localhost"));
+	CHECK(!valid_email("a@b"));
+	CHECK(!valid_email("@b.co"));
+	CHECK(!valid_email("a@@b.co"));
+	CHECK(!valid_email("a b@c.co"));
+	CHECK(!valid_email("a@b.co\r\nBcc: x@y.z"));
+	valid_lower(s);
+	CHECK_STR(s, "mixed@example.com");
+	CHECK(valid_rfc3339("2026-11-25T10:00:00Z"));
+	CHECK(valid_rfc3339("2026-11-25T10:00:00.123456+01:00"));
+	CHECK(!valid_rfc3339("2026-11-25"));
+	CHECK(!valid_rfc3339("2026-13-25T10:00:00Z"));
+	CHECK(!valid_rfc3339("2026-11-25T10:00:00"));
+	CHECK(!valid_rfc3339("2026-11-25T10:00:00Zjunk"));
+	CHECK(valid_role("finance") && !valid_role("root"));
+	{
+		int64_t a, b;
+
+		CHECK(valid_rfc3339_us("1970-01-01T00:00:01.5Z", &a) == 0 && a == 1500000);
+		CHECK(valid_rfc3339_us("2026-11-25T10:00:00+01:00", &a) == 0);
+		CHECK(valid_rfc3339_us("2026-11-25T09:00:00Z", &b) == 0 && a == b);
+		CHECK(valid_rfc3339_us("yesterday", &a) == -1);
+	}
+}
+
+void
+suite_arena(void)
+{
+	struct arena *a = arena_new(64);
+	char *p, *big;
+	int i;
+
+	p = arena_strdup(a, "hello");
+	for (i = 0; i < 100; i++)
+		CHECK(((uintptr_t)arena_alloc(a, 3) & 15) == 0);
+	big = arena_alloc(a, 100000);
+	memset(big, 1, 100000);
+	CHECK_STR(p, "hello");
+	CHECK_STR(arena_printf(a, "%d-%s", 42, "x"), "42-x");
+	arena_free(a);
+}

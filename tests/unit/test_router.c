@@ -1,0 +1,70 @@
+/* The router: literal vs capture, 404 vs 405, HEAD, malformed paths, and
+ * the real route table's invariants. */
+#include "fb.h"
+
+#include "handlers.h"
+#include "router.h"
+#include "unit.h"
+
+static void h(struct reqctx *rc) { FB_UNUSED(rc); }
+
+static const struct route table[] = {
+	{ M_GET,    "/healthz",              ROLE_ANYONE, 0, h },
+	{ M_DELETE, "/v1/sessions/current",  ROLE_ANY,    0, h },
+	{ M_GET,    "/v1/items/:id",         ROLE_ANY,    0, h },
+	{ M_PATCH,  "/v1/items/:id",         ROLE_ADMIN,  0, h },
+	{ M_POST,   "/v1/items/:id/sub/:sid", ROLE_ADMIN, 0, h },
+};
+
+static int
+match(unsigned method, const char *path, struct route_match *m)
+{
+	char buf[256];
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	return router_match(table, (int)FB_ARRAY_LEN(table), method, buf, m);
+}
+
+void
+suite_router(void)
+{
+	struct route_match m;
+	char allow[64];
+	int i, j;
+
+	CHECK(match(M_GET, "/healthz", &m) == 0 && m.index == 0);
+	CHECK(match(M_HEAD, "/healthz", &m) == 0 && m.index == 0);
+
+	CHECK(match(M_GET, "/v1/items/abc", &m) == 0 && m.index == 2);
+	CHECK(m.nparams == 1 && strcmp(m.params[0], "abc") == 0);
+	CHECK(match(M_POST, "/v1/items/a/sub/b", &m) == 0 && m.index == 4);
+	CHECK(m.nparams == 2 && strcmp(m.params[1], "b") == 0);
+
+	/* 405: the path exists under other methods, and Allow names them */
+	CHECK(match(M_PUT, "/v1/items/abc", &m) == -1 && m.allow == (M_GET | M_PATCH | M_HEAD));
+	router_allow_header(m.allow, allow, sizeof(allow));
+	CHECK_STR(allow, "GET, HEAD, PATCH");
+
+	/* 404: nothing there at all */
+	CHECK(match(M_GET, "/v1/nothing", &m) == -1 && m.allow == 0);
+	CHECK(match(M_GET, "/v1/items", &m) == -1 && m.allow == 0);
+	CHECK(match(M_GET, "/v1/items/abc/extra", &m) == -1 && m.allow == 0);
+	CHECK(match(M_GET, "/healthz/", &m) == -1);
+	CHECK(match(M_GET, "//healthz", &m) == -1);
+	CHECK(match(M_GET, "healthz", &m) == -1);
+	CHECK(match(M_GET, "/", &m) == -1 && m.allow == 0);
+	CHECK(match(M_GET, "/a/b/c/d/e/f/g/h/i/j/k/l/m/n", &m) == -1);
+
+	CHECK(router_role_bit("finance") == ROLE_FINANCE);
+	CHECK(router_role_bit("root") == 0);
+
+	/* The real table: every route has a handler, a path from the root, and
+	 * no two routes share a method and pattern. */
+	for (i = 0; i < nroutes; i++) {
+		CHECK(routes[i].handler != NULL);
+		CHECK(routes[i].pattern[0] == '/');
+		for (j = i + 1; j < nroutes; j++)
+			CHECK(!(routes[i].method == routes[j].method &&
+			    strcmp(routes[i].pattern, routes[j].pattern) == 0));
+	}
+}
