@@ -5,6 +5,7 @@ fairbeta-api binary on free ports. Nothing here is mocked."""
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -12,6 +13,9 @@ import subprocess
 import tempfile
 import time
 import uuid
+
+PROBLEM_PREFIX = "https://fairbeta.dev/problems/"
+UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BUILD = os.path.join(ROOT, "build")
@@ -159,3 +163,18 @@ class Api:
                                                "role": role}, token=admin_token)
         assert r.status == 201, r
         return r.json, self.login(email, password)
+
+
+def assert_problem(r, status):
+    """The RFC 9457 shape every error shares; returns the document."""
+    assert r.status == status, r
+    ctype = r.header("Content-Type") or ""
+    assert ctype.split(";")[0].strip() == "application/problem+json", ctype
+    p = r.json
+    assert isinstance(p.get("type"), str) and p["type"].startswith(PROBLEM_PREFIX), p
+    assert len(p["type"]) > len(PROBLEM_PREFIX), p
+    assert isinstance(p.get("title"), str) and p["title"], p
+    assert p.get("status") == status, p
+    assert isinstance(p.get("detail"), str) and p["detail"], p
+    assert p.get("request_id") == r.header("X-Request-Id"), (p, r.headers)
+    return p

@@ -9,25 +9,13 @@ import uuid
 
 import pytest
 
-PROBLEM_PREFIX = "https://fairbeta.dev/problems/"
+from harness import PROBLEM_PREFIX, UUID_RE, assert_problem
+
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 PASSWORD = "a long enough password"
 ENTRY_KEYS = {"id", "at", "actor_id", "actor_role", "action", "entity_type", "entity_id",
               "before", "after", "request_id"}
 LEDGER_TYPES = {"ledger_account", "ledger_transaction", "payout_batch", "payout_item"}
-
-
-def assert_problem(r, status):
-    assert r.status == status, r
-    ctype = r.header("Content-Type") or ""
-    assert ctype.split(";")[0].strip() == "application/problem+json", ctype
-    p = r.json
-    assert isinstance(p.get("type"), str) and p["type"].startswith(PROBLEM_PREFIX), p
-    assert isinstance(p.get("title"), str) and p["title"], p
-    assert p.get("status") == status, p
-    assert isinstance(p.get("detail"), str) and p["detail"], p
-    assert p.get("request_id") == r.header("X-Request-Id"), p
-    return p
 
 
 def assert_invalid(r, field):

@@ -8,24 +8,9 @@ import uuid
 
 import pytest
 
-PROBLEM_PREFIX = "https://fairbeta.dev/problems/"
-UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+from harness import PROBLEM_PREFIX, UUID_RE, assert_problem
+
 MAX_BODY = 1048576
-
-
-def assert_problem(r, status):
-    """The RFC 9457 shape every error shares; returns the document."""
-    assert r.status == status, r
-    ctype = r.header("Content-Type") or ""
-    assert ctype.split(";")[0].strip() == "application/problem+json", ctype
-    p = r.json
-    assert isinstance(p.get("type"), str) and p["type"].startswith(PROBLEM_PREFIX), p
-    assert len(p["type"]) > len(PROBLEM_PREFIX), p
-    assert isinstance(p.get("title"), str) and p["title"], p
-    assert p.get("status") == status, p
-    assert isinstance(p.get("detail"), str) and p["detail"], p
-    assert p.get("request_id") == r.header("X-Request-Id"), (p, r.headers)
-    return p
 
 
 def assert_invalid(r, *fields):
