@@ -91,7 +91,7 @@ integration: all
 test: all unit lint-openapi integration
 
 bench: all
-	@tools/deps.sh test
+	@tools/deps.sh bench
 	$(PYTHON) bench/run.py
 
 install: all

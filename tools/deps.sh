@@ -1,5 +1,5 @@
 #!/bin/sh
-# deps.sh [build|test|run]: makes sure the Debian packages fairbeta needs are
+# deps.sh [build|run|test|bench]: makes sure the Debian packages fairbeta needs are
 # installed. As root (or with sudo) it installs what is missing; otherwise it
 # prints the exact apt-get line and fails.
 set -eu
@@ -7,12 +7,14 @@ set -eu
 build="gcc make pkg-config libevent-dev libpq-dev libjansson-dev uuid-dev libsodium-dev libcurl4-openssl-dev python3 python3-yaml"
 server="postgresql-15"
 test="python3-pytest python3-aiosmtpd nodejs npm"
+bench="wrk"
 
 case "${1:-build}" in
 build) want="$build" ;;
 run)   want="$build $server" ;;
 test)  want="$build $server $test" ;;
-*)     echo "usage: deps.sh build|run|test" >&2; exit 2 ;;
+bench) want="$build $server $test $bench" ;;
+*)     echo "usage: deps.sh build|run|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -163,3 +163,30 @@ def test_sigterm_finishes_in_flight_requests_refuses_new_ones_and_exits_zero(wor
         t.join(timeout=20)
     assert [getattr(r, "status", r) for r in results] == [200] * 4
     assert api.proc.wait(timeout=15) == 0
+
+
+def test_client_that_leaves_mid_request_costs_nothing_and_breaks_nothing(world):
+    """A request whose client disconnects while it waits on the database is
+    finished and freed without touching the gone connection."""
+    import socket
+
+    api = world["new_api"]()
+    token = api.login(world["email"], PASSWORD)
+    locker = hold_lock(world["db"], "users", 1)
+    for _ in range(5):
+        s = socket.create_connection(("127.0.0.1", api.port))
+        s.sendall(b"GET /v1/me HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " +
+                  token.encode() + b"\r\n\r\n")
+        s.close()
+    locker.wait(timeout=10)
+
+    # The scrape itself is in flight on loop 0, where the metrics listener lives.
+    idle = 'fairbeta_http_requests_in_flight{loop="0"} 1\nfairbeta_http_requests_in_flight{loop="1"} 0'
+    deadline = time.time() + 5
+    while time.time() < deadline and idle not in api.metrics():
+        time.sleep(0.05)
+    metrics = api.metrics()
+    assert idle in metrics
+    assert 'fairbeta_http_requests_total{route="/v1/me",method="GET",status="200"} 5' in metrics
+    assert api.request("GET", "/v1/me", token=token).status == 200
+    assert api.proc.poll() is None
