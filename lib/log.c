@@ -56,7 +56,7 @@ log_emit(enum log_level level, const struct log_ctx *ctx, json_t *extra,
 		json_object_update(line, extra);
 		json_decref(extra);
 	}
-	out = json_dumps(line, JSON_COMPACT);
+	out = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(line);
 	if (out != NULL) {
 		size_t n = strlen(out);
