@@ -4,11 +4,10 @@
  */
 #include "fb.h"
 
-#include <ctype.h>
-
 #include "crypto.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "repr.h"
 #include "valid.h"
 
 /* What finance may read: the entities of money movement. */
@@ -51,57 +50,26 @@ struct audit_q {
 };
 
 static json_t *
-json_col(const PGresult *r, int row, int c)
+audit_row(const PGresult *r, int i)
 {
-	if (PQgetisnull(r, row, c))
-		return json_null();
-	return json_loads(PQgetvalue(r, row, c), JSON_DECODE_ANY, NULL);
-}
-
-static json_t *
-str_col(const PGresult *r, int row, int c)
-{
-	return PQgetisnull(r, row, c) ? json_null() : json_string(PQgetvalue(r, row, c));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	    "id", repr_str(r, i, 0), "at", repr_str(r, i, 1),
+	    "actor_id", repr_str(r, i, 2), "actor_role", repr_str(r, i, 3),
+	    "action", repr_str(r, i, 4), "entity_type", repr_str(r, i, 5),
+	    "entity_id", repr_str(r, i, 6), "before", repr_json(r, i, 7),
+	    "after", repr_json(r, i, 8), "request_id", repr_str(r, i, 9));
 }
 
 static void
 audit_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
 {
 	struct audit_q *q = rc->h;
-	const PGresult *r = db_job_result(job, 0);
-	json_t *items, *next = json_null();
-	int i, n;
 
 	if (st != DB_OK) {
 		reply_db_failure(rc, job, st);
 		return;
 	}
-	n = PQntuples(r);
-	if (n > q->limit) {
-		n = q->limit;
-		json_decref(next);
-		next = json_string(list_cursor(rc, PQgetvalue(r, n - 1, 0)));
-	}
-	items = json_array();
-	for (i = 0; i < n; i++)
-		json_array_append_new(items, json_pack("{s:s, s:s, s:o, s:o, s:s, s:s, s:s, s:o, s:o, s:s}",
-		    "id", PQgetvalue(r, i, 0), "at", PQgetvalue(r, i, 1),
-		    "actor_id", str_col(r, i, 2), "actor_role", str_col(r, i, 3),
-		    "action", PQgetvalue(r, i, 4), "entity_type", PQgetvalue(r, i, 5),
-		    "entity_id", PQgetvalue(r, i, 6), "before", json_col(r, i, 7),
-		    "after", json_col(r, i, 8), "request_id", PQgetvalue(r, i, 9)));
-	reply_json(rc, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
-}
-
-static bool
-all_digits(const char *s)
-{
-	if (*s == '\0' || strlen(s) > 18)
-		return false;
-	for (; *s; s++)
-		if (!isdigit((unsigned char)*s))
-			return false;
-	return true;
+	reply_list(rc, job, 0, q->limit, 0, audit_row);
 }
 
 void
@@ -134,8 +102,6 @@ h_audit_list(struct reqctx *rc)
 		if (valid_rfc3339_us(from, &f) == 0 && valid_rfc3339_us(to, &t) == 0 && t < f)
 			jv_error(errors, "to", "must not be earlier than from");
 	}
-	if (cursor && !all_digits(cursor))
-		jv_error(errors, "cursor", "is not a cursor this server issued");
 	if (json_array_size(errors) > 0) {
 		reply_invalid(rc, errors);
 		return;

@@ -30,6 +30,40 @@ void h_session_delete(struct reqctx *rc);
 void h_me(struct reqctx *rc);
 void h_user_create(struct reqctx *rc);
 
+/* h_programs.c */
+void h_program_create(struct reqctx *rc);
+void h_program_list(struct reqctx *rc);
+void h_program_get(struct reqctx *rc);
+void h_program_patch(struct reqctx *rc);
+/*
+ * Step callbacks for the routes under /v1/programs/:id. found: 404 unless
+ * the statement returned the program. changeable: also 409 when its first
+ * column, the status, is closed. ready: 409 program-not-ready with reasons
+ * unless program_readiness() returned an empty array.
+ */
+int program_step_found(struct db_job *job, const PGresult *res, void *arg);
+int program_step_changeable(struct db_job *job, const PGresult *res, void *arg);
+int program_step_ready(struct db_job *job, const PGresult *res, void *arg);
+
+/* h_terms.c: terms and rate cards */
+void h_terms_publish(struct reqctx *rc);
+void h_terms_get(struct reqctx *rc);
+void h_rates_put(struct reqctx *rc);
+void h_rates_get(struct reqctx *rc);
+
+/* h_invitations.c */
+void h_invitation_create(struct reqctx *rc);
+void h_invitation_list(struct reqctx *rc);
+void h_invitation_revoke(struct reqctx *rc);
+
+/* h_enrollments.c */
+void h_enrollment_create(struct reqctx *rc);
+void h_enrollment_get(struct reqctx *rc);
+void h_enrollment_accept_terms(struct reqctx *rc);
+void h_enrollment_withdraw(struct reqctx *rc);
+void h_program_enrollments(struct reqctx *rc);
+void h_my_enrollments(struct reqctx *rc);
+
 /* h_audit.c */
 void h_audit_list(struct reqctx *rc);
 
@@ -39,7 +73,8 @@ void h_audit_list(struct reqctx *rc);
 
 /*
  * Reads limit and cursor; a bad value adds to errors. The cursor's decoded
- * text (arena) is returned in *cursor, NULL when absent.
+ * position, a sequence number as text (arena), is returned in *cursor, NULL
+ * when absent. Queries fetch limit + 1 rows below it, newest first.
  */
 void list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors);
 /* Query parameters not in known (NULL-terminated) are errors, as unknown
@@ -47,6 +82,14 @@ void list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors);
 void list_check_query(struct reqctx *rc, const char *const *known, json_t *errors);
 /* Opaque cursor for a position (arena). */
 char *list_cursor(struct reqctx *rc, const char *position);
+/*
+ * Replies 200 {items, next_cursor} from statement index of job: up to limit
+ * rows through row(); a further row means another page, whose cursor is the
+ * last item's seq_col.
+ */
+typedef json_t *list_row_fn(const PGresult *r, int row);
+void reply_list(struct reqctx *rc, struct db_job *job, int index, int limit,
+    int seq_col, list_row_fn *row);
 
 /* The user object of the API. */
 json_t *user_json(const char *id, const char *email, const char *display_name,

@@ -53,6 +53,7 @@ rc_free(struct reqctx *rc)
 	if (rc->query_parsed)
 		evhttp_clear_headers(&rc->query);
 	json_decref(rc->body);
+	json_decref(rc->refusal.ext);
 	arena_free(rc->arena);
 	free(rc);
 }
@@ -124,22 +125,29 @@ reply_json(struct reqctx *rc, int status, json_t *body)
 }
 
 void
-reply_json_etag(struct reqctx *rc, int status, json_t *body)
+reply_json_tagged(struct reqctx *rc, int status, json_t *body, const char *etag)
 {
-	char *s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
-	char hex[CRYPTO_HASH_HEX_LEN], etag[40];
 	const char *inm = req_header(rc, "If-None-Match");
 
-	crypto_sha256_hex(s, strlen(s), hex);
-	free(s);
-	snprintf(etag, sizeof(etag), "\"%.32s\"", hex);
 	req_set_header(rc, "ETag", etag);
-	if (inm != NULL && strcmp(inm, etag) == 0) {
+	if (status == 200 && inm != NULL && req_if_match(inm, etag)) {
 		json_decref(body);
 		reply_finish(rc, 304, NULL);
 		return;
 	}
 	reply_json(rc, status, body);
+}
+
+void
+reply_json_etag(struct reqctx *rc, int status, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	char hex[CRYPTO_HASH_HEX_LEN], etag[40];
+
+	crypto_sha256_hex(s, strlen(s), hex);
+	free(s);
+	snprintf(etag, sizeof(etag), "\"%.32s\"", hex);
+	reply_json_tagged(rc, status, body, etag);
 }
 
 void
@@ -212,6 +220,14 @@ reply_invalid(struct reqctx *rc, json_t *errors)
 void
 reply_db_failure(struct reqctx *rc, struct db_job *job, enum db_status st)
 {
+	if (st == DB_ABORTED && rc->refusal.status != 0) {
+		json_t *ext = rc->refusal.ext;
+
+		rc->refusal.ext = NULL;
+		reply_problem_ext(rc, rc->refusal.status, rc->refusal.slug, ext,
+		    rc->refusal.detail);
+		return;
+	}
 	switch (st) {
 	case DB_BUSY:
 		req_set_header(rc, "Retry-After", "1");
@@ -236,6 +252,20 @@ const char *
 req_param(struct reqctx *rc, int i)
 {
 	return i < rc->match.nparams ? rc->match.params[i] : "";
+}
+
+const char *
+req_param_uuid(struct reqctx *rc, int i)
+{
+	const char *p = req_param(rc, i);
+
+	return crypto_uuid_valid(p) ? p : NULL;
+}
+
+const char *
+req_viewer(struct reqctx *rc)
+{
+	return rc->authed && rc->user.role_bit == ROLE_ARTIST ? rc->user.id : NULL;
 }
 
 const char *
@@ -291,6 +321,48 @@ req_db_done(struct db_job *job, enum db_status st, void *arg)
 
 	free(call);
 	done(rc, job, st);
+}
+
+struct reqctx *
+req_of(void *step_arg)
+{
+	return ((struct db_call *)step_arg)->rc;
+}
+
+int
+req_refuse(struct reqctx *rc, int status, const char *slug, json_t *ext,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	rc->refusal.detail = arena_vprintf(rc->arena, fmt, ap);
+	va_end(ap);
+	rc->refusal.status = status;
+	rc->refusal.slug = slug;
+	json_decref(rc->refusal.ext);
+	rc->refusal.ext = ext;
+	return -1;
+}
+
+bool
+req_if_match(const char *header, const char *etag)
+{
+	size_t n = strlen(etag);
+	const char *p = header;
+
+	while (*p) {
+		while (*p == ' ' || *p == ',' || *p == '\t')
+			p++;
+		if (*p == '*')
+			return true;
+		if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' ||
+		    p[n] == ' ' || p[n] == '\t'))
+			return true;
+		while (*p && *p != ',')
+			p++;
+	}
+	return false;
 }
 
 void
@@ -464,7 +536,8 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		    rc->loop->srv->cfg->max_body);
 		return;
 	}
-	if (rc->route->roles == ROLE_ANYONE)
+	if (rc->route->roles == ROLE_ANYONE && !((rc->route->flags & RT_AUTH_OPTIONAL) &&
+	    req_header(rc, "Authorization") != NULL))
 		req_run_handler(rc);
 	else
 		req_authenticate(rc);
@@ -478,7 +551,9 @@ req_run_handler(struct reqctx *rc)
 	size_t len = evbuffer_get_length(in);
 	char detail[256];
 
-	if (rc->route->flags & RT_BODY) {
+	if ((rc->route->flags & RT_BODY_OPTIONAL) && len == 0) {
+		rc->body = json_object();
+	} else if (rc->route->flags & RT_BODY) {
 		const char *ct = req_header(rc, "Content-Type");
 
 		if (!content_type_is_json(ct)) {
@@ -533,7 +608,7 @@ auth_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 	rc->user.role_bit = router_role_bit(rc->user.role);
 	rc->authed = true;
 	snprintf(rc->log.actor, sizeof(rc->log.actor), "%s", rc->user.id);
-	if (!(rc->route->roles & rc->user.role_bit)) {
+	if (rc->route->roles != ROLE_ANYONE && !(rc->route->roles & rc->user.role_bit)) {
 		reply_problem(rc, 403, "forbidden", "the %s role may not do this", rc->user.role);
 		return;
 	}

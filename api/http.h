@@ -57,6 +57,12 @@ struct reqctx {
 	bool replied;
 	bool observe;                    /* counted in the request metrics */
 	void *h;                         /* the handler's own state (arena) */
+	struct {                         /* why a step refused (req_refuse) */
+		int status;
+		const char *slug;
+		char *detail;            /* arena */
+		json_t *ext;
+	} refusal;
 };
 
 /* The request entry point, given to evhttp_set_gencb with a http_listener. */
@@ -79,13 +85,23 @@ void reply_problem_ext(struct reqctx *rc, int status, const char *slug,
     json_t *ext, const char *detail);
 /* 422 with errors [{field, message}] (stolen). */
 void reply_invalid(struct reqctx *rc, json_t *errors);
-/* Maps a failed job to 503 (busy/unavailable) or 500, logging the cause. */
+/* Same, with a given ETag (a quoted string). */
+void reply_json_tagged(struct reqctx *rc, int status, json_t *body, const char *etag);
+/*
+ * Maps a failed job to its reply: the problem a step recorded with
+ * req_refuse() when the job was DB_ABORTED, else 503 (busy/unavailable) or
+ * 500, logging the cause.
+ */
 void reply_db_failure(struct reqctx *rc, struct db_job *job, enum db_status st);
 
 /* ---- request helpers ---- */
 
 /* A path capture by position (0-based), NUL-terminated. */
 const char *req_param(struct reqctx *rc, int i);
+/* A path capture that must be a UUID, or NULL (the caller answers 404). */
+const char *req_param_uuid(struct reqctx *rc, int i);
+/* The artist a query should limit programs to: the caller when an artist. */
+const char *req_viewer(struct reqctx *rc);
 /* A query parameter, or NULL. */
 const char *req_query(struct reqctx *rc, const char *name);
 /* A request header, or NULL. */
@@ -107,6 +123,18 @@ void req_db(struct reqctx *rc, struct db_job *job, req_db_fn *done);
  */
 typedef void req_work_fn(struct reqctx *rc);
 int req_offload(struct reqctx *rc, req_work_fn *work, req_work_fn *done);
+
+/* The request a step callback's arg belongs to (jobs sent with req_db). */
+struct reqctx *req_of(void *step_arg);
+/*
+ * Records the problem that ends the request once the job rolls back, for a
+ * step callback that refuses to go on: `return req_refuse(...);` (-1).
+ * ext (stolen) is merged into the problem, as with reply_problem_ext().
+ */
+int req_refuse(struct reqctx *rc, int status, const char *slug, json_t *ext,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* Whether an If-Match header value names etag (or is "*"); weak tags never do. */
+bool req_if_match(const char *header, const char *etag);
 
 /* The audit actor of this request: NULL for an anonymous caller. */
 const char *req_actor_id(struct reqctx *rc);

@@ -1,5 +1,12 @@
+/*
+ * list.c: keyset pagination shared by every list. A cursor is the opaque
+ * form of the last row's sequence number; the next page is the rows below
+ * it, newest first, so rows committed while a client pages are neither
+ * repeated nor skipped.
+ */
 #include "fb.h"
 
+#include <ctype.h>
 #include <sys/queue.h>
 
 #include <event2/keyvalq_struct.h>
@@ -7,6 +14,20 @@
 
 #include "handlers.h"
 #include "jsonv.h"
+
+/* A sequence number: 1 to 18 digits. */
+static bool
+seq_text(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n > 18)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isdigit((unsigned char)s[i]))
+			return false;
+	return true;
+}
 
 void
 list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors)
@@ -32,7 +53,7 @@ list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors)
 		    sodium_base642bin(bin, len, c, len, NULL, &bin_len, NULL,
 		    sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
 		    bin_len < 3 || memcmp(bin, "c1:", 3) != 0 ||
-		    memchr(bin, '\0', bin_len) != NULL) {
+		    !seq_text((char *)bin + 3, bin_len - 3)) {
 			jv_error(errors, "cursor", "is not a cursor this server issued");
 		} else {
 			*cursor = arena_strndup(rc->arena, (char *)bin + 3, bin_len - 3);
@@ -76,4 +97,22 @@ list_check_query(struct reqctx *rc, const char *const *known, json_t *errors)
 		if (*k == NULL)
 			jv_error(errors, kv->key, "is not a known query parameter");
 	}
+}
+
+void
+reply_list(struct reqctx *rc, struct db_job *job, int index, int limit,
+    int seq_col, list_row_fn *row)
+{
+	const PGresult *r = db_job_result(job, index);
+	json_t *items = json_array(), *next = json_null();
+	int i, n = PQntuples(r);
+
+	if (n > limit) {
+		n = limit;
+		json_decref(next);
+		next = json_string(list_cursor(rc, PQgetvalue(r, n - 1, seq_col)));
+	}
+	for (i = 0; i < n; i++)
+		json_array_append_new(items, row(r, i));
+	reply_json(rc, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
 }

@@ -13,7 +13,10 @@
 #include "router.h"
 #include "server.h"
 
-/* --routes: the route table as "METHOD PATTERN ROLES", for tests and docs. */
+/*
+ * --routes: the route table as "METHOD PATTERN ROLES", for tests and docs.
+ * "anyone+token" is a public route that also takes a token when given.
+ */
 static void
 print_routes(void)
 {
@@ -23,7 +26,7 @@ print_routes(void)
 	for (i = 0; i < nroutes; i++) {
 		printf("%s %s ", router_method_name(routes[i].method), routes[i].pattern);
 		if (routes[i].roles == ROLE_ANYONE)
-			printf("anyone");
+			printf("%s", (routes[i].flags & RT_AUTH_OPTIONAL) ? "anyone+token" : "anyone");
 		for (r = 0; r < 4; r++)
 			if (routes[i].roles & (1u << r))
 				printf("%s%s", (routes[i].roles & ((1u << r) - 1)) ? "," : "",

@@ -6,6 +6,9 @@
 
 #include "handlers.h"
 
+/* Who runs programs: staff, and admins who may do everything. */
+#define STAFFISH (ROLE_ADMIN | ROLE_STAFF)
+
 const struct route routes[] = {
 	/* operations */
 	{ M_GET,    "/healthz",              ROLE_ANYONE,  0,       h_healthz },
@@ -17,6 +20,33 @@ const struct route routes[] = {
 	{ M_DELETE, "/v1/sessions/current",  ROLE_ANY,     0,       h_session_delete },
 	{ M_GET,    "/v1/me",                ROLE_ANY,     0,       h_me },
 	{ M_POST,   "/v1/users",             ROLE_ADMIN,   RT_BODY, h_user_create },
+
+	/* programs, terms, rates */
+	{ M_GET,    "/v1/programs",          ROLE_ANY,     0,       h_program_list },
+	{ M_POST,   "/v1/programs",          STAFFISH,     RT_BODY, h_program_create },
+	{ M_GET,    "/v1/programs/:id",      ROLE_ANY,     0,       h_program_get },
+	{ M_PATCH,  "/v1/programs/:id",      STAFFISH,     RT_BODY, h_program_patch },
+	{ M_GET,    "/v1/programs/:id/terms", ROLE_ANY,    0,       h_terms_get },
+	{ M_POST,   "/v1/programs/:id/terms", STAFFISH,    RT_BODY, h_terms_publish },
+	{ M_GET,    "/v1/programs/:id/terms/:version", ROLE_ANY, 0, h_terms_get },
+	{ M_GET,    "/v1/programs/:id/rates", ROLE_ANY,    0,       h_rates_get },
+	{ M_PUT,    "/v1/programs/:id/rates", STAFFISH,    RT_BODY, h_rates_put },
+	{ M_GET,    "/v1/programs/:id/rates/:version", ROLE_ANY, 0, h_rates_get },
+
+	/* invitations and enrollment */
+	{ M_GET,    "/v1/programs/:id/invitations", STAFFISH, 0,    h_invitation_list },
+	{ M_POST,   "/v1/programs/:id/invitations", STAFFISH, RT_BODY, h_invitation_create },
+	{ M_POST,   "/v1/invitations/:id/revoke", STAFFISH, RT_BODY | RT_BODY_OPTIONAL,
+	                                                            h_invitation_revoke },
+	{ M_GET,    "/v1/programs/:id/enrollments", STAFFISH, 0,    h_program_enrollments },
+	{ M_POST,   "/v1/enrollments",       ROLE_ANYONE,  RT_BODY | RT_AUTH_OPTIONAL,
+	                                                            h_enrollment_create },
+	{ M_GET,    "/v1/enrollments/:id",   STAFFISH | ROLE_ARTIST, 0, h_enrollment_get },
+	{ M_POST,   "/v1/enrollments/:id/accept-terms", ROLE_ARTIST, RT_BODY,
+	                                                            h_enrollment_accept_terms },
+	{ M_POST,   "/v1/enrollments/:id/withdraw", STAFFISH | ROLE_ARTIST,
+	                                         RT_BODY | RT_BODY_OPTIONAL, h_enrollment_withdraw },
+	{ M_GET,    "/v1/me/enrollments",    ROLE_ARTIST,  0,       h_my_enrollments },
 
 	/* audit */
 	{ M_GET,    "/v1/audit",             ROLE_ADMIN | ROLE_FINANCE, 0, h_audit_list },

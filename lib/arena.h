@@ -8,6 +8,8 @@
 #ifndef FB_ARENA_H
 #define FB_ARENA_H
 
+#include <stdarg.h>
+
 struct arena;
 
 struct arena *arena_new(size_t first_chunk);
@@ -18,5 +20,7 @@ char *arena_strdup(struct arena *a, const char *s);
 char *arena_strndup(struct arena *a, const char *s, size_t n);
 char *arena_printf(struct arena *a, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+char *arena_vprintf(struct arena *a, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
 
 #endif

@@ -177,3 +177,48 @@ jv_int(const json_t *obj, const char *name, long long def)
 
 	return json_is_integer(v) ? json_integer_value(v) : def;
 }
+
+bool
+jv_repeats(const json_t *array, size_t i, const char *member)
+{
+	const json_t *v = json_array_get(array, i);
+	size_t j;
+
+	if (member != NULL)
+		v = json_object_get(v, member);
+	if (v == NULL)
+		return false;
+	for (j = 0; j < i; j++) {
+		const json_t *w = json_array_get(array, j);
+
+		if (member != NULL)
+			w = json_object_get(w, member);
+		if (w != NULL && json_equal(v, w))
+			return true;
+	}
+	return false;
+}
+
+int
+jv_check_items(const json_t *array, const struct jv_field *fields, size_t nfields,
+    const char *name, json_t *errors)
+{
+	const json_t *item;
+	size_t i;
+	int n = 0;
+	char prefix[96];
+
+	if (!json_is_array(array))
+		return 0;
+	json_array_foreach(array, i, item) {
+		if (!json_is_object(item)) {
+			snprintf(prefix, sizeof(prefix), "%s[%zu]", name, i);
+			jv_error(errors, prefix, "must be an object");
+			n++;
+			continue;
+		}
+		snprintf(prefix, sizeof(prefix), "%s[%zu].", name, i);
+		n += jv_check(item, fields, nfields, prefix, errors);
+	}
+	return n;
+}

@@ -10,6 +10,8 @@
 #ifndef FB_JSONV_H
 #define FB_JSONV_H
 
+#include <stdbool.h>
+
 #include <jansson.h>
 
 enum jv_type { JV_STRING, JV_INTEGER, JV_BOOLEAN, JV_OBJECT, JV_ARRAY, JV_NUMBER };
@@ -55,5 +57,17 @@ size_t jv_utf8_len(const char *s);
 /* Convenience getters for fields jv_check() has already validated. */
 const char *jv_str(const json_t *obj, const char *name);   /* NULL if absent/null */
 long long jv_int(const json_t *obj, const char *name, long long def);
+/*
+ * Checks each item of array (when it is one) as an object against fields,
+ * naming problems "<name>[i].<field>", or "<name>[i]" for a non-object.
+ * Returns the number of problems found.
+ */
+int jv_check_items(const json_t *array, const struct jv_field *fields, size_t nfields,
+    const char *name, json_t *errors);
+/*
+ * Whether item i of array equals an earlier item (compared by its member
+ * named member when not NULL): for "each key at most once" rules.
+ */
+bool jv_repeats(const json_t *array, size_t i, const char *member);
 
 #endif

@@ -115,3 +115,38 @@ valid_role(const char *s)
 	return strcmp(s, "admin") == 0 || strcmp(s, "staff") == 0 ||
 	    strcmp(s, "finance") == 0 || strcmp(s, "artist") == 0;
 }
+
+static bool
+lower_alnum(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+bool
+valid_slug(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 3 || n > 64 || s[0] == '-' || s[n - 1] == '-')
+		return false;
+	for (i = 0; i < n; i++) {
+		if (s[i] == '-' && s[i + 1] == '-')
+			return false;
+		if (s[i] != '-' && !lower_alnum(s[i]))
+			return false;
+	}
+	return true;
+}
+
+bool
+valid_key(const char *s)
+{
+	size_t n = strlen(s), i;
+
+	if (n < 1 || n > 64 || !lower_alnum(s[0]))
+		return false;
+	for (i = 1; i < n; i++)
+		if (!lower_alnum(s[i]) && s[i] != '_' && s[i] != '.' && s[i] != '-')
+			return false;
+	return true;
+}

@@ -14,6 +14,8 @@ HTTP_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "tra
 ALL_ROLES = {"admin", "staff", "finance", "artist"}
 # served by the metrics listener, so not in the API route table
 METRICS_ONLY = {("GET", "/metrics")}
+# public routes that also accept a token (filled from --routes)
+TOKEN_OPTIONAL = set()
 
 
 def normalise(path):
@@ -24,7 +26,7 @@ def normalise(path):
 
 def roles_of(spec):
     """The set of roles a --routes entry or an x-roles list allows, or 'anyone'."""
-    if spec in ("anyone", ["anyone"]):
+    if spec in ("anyone", "anyone+token", ["anyone"]):
         return "anyone"
     if spec == ["any"]:
         return frozenset(ALL_ROLES)
@@ -50,6 +52,8 @@ def route_table():
         key = (method, normalise(pattern))
         assert key not in table, "route listed twice: %s" % line
         table[key] = (pattern, roles_of(roles))
+        if roles == "anyone+token":
+            TOKEN_OPTIONAL.add(key)
     assert table
     return table
 
@@ -132,10 +136,16 @@ def test_x_roles_use_only_known_names(operations):
             assert set(roles) <= ALL_ROLES, (method, path, roles)
 
 
-def test_public_operations_need_no_security_and_others_document_401(operations):
-    for (method, _), (path, op) in operations.items():
+def test_public_operations_need_no_security_and_others_document_401(route_table, operations):
+    assert ("POST", "/v1/enrollments") in TOKEN_OPTIONAL
+    for (method, npath), (path, op) in operations.items():
         roles = roles_of(op["x-roles"])
-        if roles == "anyone":
+        if (method, npath) in TOKEN_OPTIONAL:
+            # no token needed, but one given is checked: both alternatives
+            assert {} in op.get("security", []), (method, path)
+            assert {"bearerAuth": []} in op["security"], (method, path)
+            assert "401" in op["responses"], (method, path)
+        elif roles == "anyone":
             assert op.get("security") == [], (method, path)
         else:
             assert "security" not in op or op["security"], (method, path)

@@ -16,6 +16,9 @@ main(void)
 	suite_crypto();
 	suite_valid();
 	suite_arena();
+	suite_programs();
+	suite_jv_repeats();
+	suite_jv_check_items();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

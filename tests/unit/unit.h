@@ -24,5 +24,8 @@ void suite_config(void);
 void suite_crypto(void);
 void suite_valid(void);
 void suite_arena(void);
+void suite_programs(void);
+void suite_jv_repeats(void);
+void suite_jv_check_items(void);
 
 #endif

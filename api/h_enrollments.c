@@ -1,0 +1,608 @@
+/*
+ * h_enrollments.c: joining a program with an invitation code, accepting new
+ * terms, withdrawing, and the lists of enrollments.
+ *
+ * Enrolling is one transaction that first locks the invitation and the
+ * program rows, then checks everything against what is committed by then:
+ * the code's uses, the seats left, the latest terms, an existing enrollment.
+ * Concurrent enrollments in a program therefore queue on its row, and the
+ * last seat and the last use of a code go to exactly one of them.
+ *
+ * Someone without an account enrolls and signs up at once: the request is
+ * checked first without locks (so a bad code costs no Argon2id work), the
+ * password is hashed on the hashing threads, and the account is created in
+ * the same transaction as the enrollment.
+ */
+#include "fb.h"
+
+#include "audit.h"
+#include "crypto.h"
+#include "handlers.h"
+#include "jsonv.h"
+#include "repr.h"
+#include "valid.h"
+
+static const struct jv_field enroll_fields[] = {
+	{ "invitation_code",      JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
+	{ "accept_terms_version", JV_INTEGER, JV_REQUIRED, 1, 1000000000, NULL },
+	{ "email",                JV_STRING,  JV_ONELINE, 3, 254, NULL },
+	{ "password",             JV_STRING,  0, 8, 256, NULL },
+	{ "display_name",         JV_STRING,  JV_ONELINE, 1, 100, NULL },
+};
+
+static const struct jv_field accept_fields[] = {
+	{ "version", JV_INTEGER, JV_REQUIRED, 1, 1000000000, NULL },
+};
+
+static const struct jv_field withdraw_fields[] = {
+	{ "reason", JV_STRING, JV_NULLABLE, 0, 1000, NULL },
+};
+
+static const char *const list_query[] = { "status", "limit", "cursor", NULL };
+
+/* Serializes enrollments per program and per code; $1 the code's hash. */
+static const char SQL_LOCK[] =
+	"SELECT 1 FROM invitations i JOIN programs p ON p.id = i.program_id"
+	" WHERE i.code_hash = $1 FOR UPDATE OF i, p";
+
+/* Everything an enrollment depends on; $2 the artist, $3 a new account's email. */
+static const char SQL_CHECK[] =
+	"SELECT i.id, i.program_id, i.email, i.uses >= i.max_uses,"
+	"       i.expires_at <= now(), i.revoked_at IS NOT NULL, p.status,"
+	"       p.seats_taken >= p.capacity,"
+	"       (SELECT max(version) FROM terms_versions t WHERE t.program_id = p.id),"
+	"       EXISTS (SELECT 1 FROM enrollments e WHERE e.program_id = p.id"
+	"                  AND e.artist_id = $2::uuid AND e.status = 'active'),"
+	"       EXISTS (SELECT 1 FROM users u WHERE u.email = $3)"
+	"  FROM invitations i JOIN programs p ON p.id = i.program_id"
+	" WHERE i.code_hash = $1";
+enum {
+	CK_INVITATION, CK_PROGRAM, CK_EMAIL, CK_USED_UP, CK_EXPIRED, CK_REVOKED,
+	CK_STATUS, CK_FULL, CK_LATEST, CK_ENROLLED, CK_EMAIL_TAKEN,
+};
+
+static const char SQL_INSERT_USER[] =
+	"INSERT INTO users (id, email, password_hash, display_name, role)"
+	" VALUES ($1, $2, $3, $4, 'artist') ON CONFLICT (email) DO NOTHING RETURNING id";
+
+static const char SQL_USE_INVITATION[] =
+	"UPDATE invitations SET uses = uses + 1 WHERE id = $1";
+
+static const char SQL_TAKE_SEAT[] =
+	"UPDATE programs SET seats_taken = seats_taken + 1 WHERE id = $1";
+
+static const char SQL_INSERT_ENROLLMENT[] =
+	"INSERT INTO enrollments (id, program_id, artist_id, invitation_id, terms_version)"
+	" VALUES ($1, $2, $3, $4, $5)";
+
+static const char SQL_ACCEPT[] =
+	"INSERT INTO terms_acceptances (enrollment_id, program_id, version)"
+	" VALUES ($1, $2, $3)";
+
+/* $2: the artist an artist caller is limited to, else NULL. */
+static const char SQL_GET[] =
+	"SELECT " REPR_ENROLLMENT_COLS
+	"  FROM enrollments e JOIN users u ON u.id = e.artist_id"
+	" WHERE e.id = $1 AND ($2::uuid IS NULL OR e.artist_id = $2::uuid)";
+
+static const char SQL_ACCEPTANCES[] =
+	"SELECT coalesce(json_agg(json_build_object('version', version,"
+	"         'accepted_at', rfc3339(accepted_at)) ORDER BY version), '[]')"
+	"  FROM terms_acceptances WHERE enrollment_id = $1";
+
+static const char SQL_LOCK_ENROLLMENT[] =
+	"SELECT e.status, e.program_id, e.terms_version,"
+	"       (SELECT max(version) FROM terms_versions t WHERE t.program_id = e.program_id)"
+	"  FROM enrollments e"
+	" WHERE e.id = $1 AND ($2::uuid IS NULL OR e.artist_id = $2::uuid) FOR UPDATE";
+
+static const char SQL_UPDATE_TERMS[] =
+	"UPDATE enrollments SET terms_version = $2, terms_accepted_at = now() WHERE id = $1";
+
+static const char SQL_WITHDRAW[] =
+	"UPDATE enrollments SET status = 'withdrawn', withdrawn_at = now(),"
+	"  withdraw_reason = $2 WHERE id = $1";
+
+static const char SQL_FREE_SEAT[] =
+	"UPDATE programs SET seats_taken = seats_taken - 1 WHERE id = $1";
+
+static const char SQL_PROGRAM_EXISTS[] =
+	"SELECT 1 FROM programs WHERE id = $1";
+
+static const char SQL_LIST_PROGRAM[] =
+	"SELECT " REPR_ENROLLMENT_COLS
+	"  FROM enrollments e JOIN users u ON u.id = e.artist_id"
+	" WHERE e.program_id = $1 AND ($2::text IS NULL OR e.status = $2)"
+	"   AND ($3::bigint IS NULL OR e.seq < $3)"
+	" ORDER BY e.seq DESC LIMIT $4";
+
+static const char SQL_LIST_ARTIST[] =
+	"SELECT " REPR_ENROLLMENT_COLS
+	"  FROM enrollments e JOIN users u ON u.id = e.artist_id"
+	" WHERE e.artist_id = $1 AND ($2::text IS NULL OR e.status = $2)"
+	"   AND ($3::bigint IS NULL OR e.seq < $3)"
+	" ORDER BY e.seq DESC LIMIT $4";
+
+struct enroll {
+	char code_hash[CRYPTO_HASH_HEX_LEN];
+	char id[CRYPTO_UUID_LEN];
+	char user_id[CRYPTO_UUID_LEN];
+	long long version;
+	bool new_account;
+	char *email, *password, *display_name;   /* arena */
+	char hash[CRYPTO_PWHASH_LEN];
+	bool hashed;
+	int result;        /* statement whose row is the reply */
+	int limit;         /* lists */
+};
+
+/* ---- POST /v1/enrollments ---- */
+
+/* 422 naming the code, in words that say nothing about any program. */
+static int
+code_refused(struct reqctx *rc, const char *why)
+{
+	return req_refuse(rc, 422, "validation",
+	    json_pack("{s:[{s:s, s:s}]}", "errors", "field", "invitation_code",
+	    "message", why), "%s", why);
+}
+
+/* Applies the rules to a SQL_CHECK row, in the order the contract gives. */
+static int
+enroll_verdict(struct reqctx *rc, const PGresult *r)
+{
+	struct enroll *en = rc->h;
+	long long latest;
+
+#define T(col) (PQgetvalue(r, 0, (col))[0] == 't')
+	if (PQntuples(r) != 1)
+		return code_refused(rc, "this invitation code is not valid");
+	if (T(CK_REVOKED))
+		return code_refused(rc, "this invitation code has been revoked");
+	if (T(CK_EXPIRED))
+		return code_refused(rc, "this invitation code has expired");
+	if (T(CK_USED_UP))
+		return code_refused(rc, "this invitation code has been used up");
+	if (!PQgetisnull(r, 0, CK_EMAIL) && strcmp(PQgetvalue(r, 0, CK_EMAIL), en->email) != 0)
+		return code_refused(rc,
+		    "this invitation code was issued for a different email address");
+	if (strcmp(PQgetvalue(r, 0, CK_STATUS), "open") != 0)
+		return req_refuse(rc, 409, "program-not-open", NULL,
+		    "the program is not open for enrollment");
+	latest = PQgetisnull(r, 0, CK_LATEST) ? 0 : strtoll(PQgetvalue(r, 0, CK_LATEST), NULL, 10);
+	if (latest != en->version)
+		return req_refuse(rc, 409, "terms-outdated",
+		    json_pack("{s:I}", "latest_terms_version", (json_int_t)latest),
+		    "version %lld of the terms is the latest; read and accept it",
+		    latest);
+	if (T(CK_ENROLLED))
+		return req_refuse(rc, 409, "already-enrolled", NULL,
+		    "you are already enrolled in this program");
+	if (en->new_account && T(CK_EMAIL_TAKEN))
+		return req_refuse(rc, 409, "conflict",
+		    NULL, "an account with this email exists; sign in and enroll with your token");
+	if (T(CK_FULL))
+		return req_refuse(rc, 409, "program-full",
+		    NULL, "the program is full: every seat is taken");
+#undef T
+	return 0;
+}
+
+static int
+precheck_step(struct db_job *job, const PGresult *res, void *arg)
+{
+	FB_UNUSED(job);
+	return enroll_verdict(req_of(arg), res);
+}
+
+static int
+user_inserted(struct db_job *job, const PGresult *res, void *arg)
+{
+	FB_UNUSED(job);
+	if (PQntuples(res) != 1)
+		return req_refuse(req_of(arg), 409, "conflict", NULL,
+		    "an account with this email exists; sign in and enroll with your token");
+	return 0;
+}
+
+/* After the locks: check again, then write everything. */
+static int
+enroll_checked(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct enroll *en = rc->h;
+	const char *invitation, *program;
+	char version[24];
+	json_t *after;
+
+	if (enroll_verdict(rc, res) != 0)
+		return -1;
+	invitation = PQgetvalue(res, 0, CK_INVITATION);
+	program = PQgetvalue(res, 0, CK_PROGRAM);
+	snprintf(version, sizeof(version), "%lld", en->version);
+
+	if (en->new_account) {
+		db_job_add(job, user_inserted, SQL_INSERT_USER, 4, en->user_id, en->email,
+		    en->hash, en->display_name);
+		after = json_pack("{s:s, s:s, s:s, s:s}", "id", en->user_id, "email", en->email,
+		    "display_name", en->display_name, "role", "artist");
+		audit_add(job, &(struct audit_entry){
+			.actor_id = en->user_id, .actor_role = "artist",
+			.action = "user.create", .entity_type = "user",
+			.entity_id = en->user_id, .after = after,
+			.request_id = rc->log.request_id,
+		});
+		json_decref(after);
+	}
+	db_job_add(job, NULL, SQL_USE_INVITATION, 1, invitation);
+	db_job_add(job, NULL, SQL_TAKE_SEAT, 1, program);
+	db_job_add(job, NULL, SQL_INSERT_ENROLLMENT, 5, en->id, program, en->user_id,
+	    invitation, version);
+	db_job_add(job, NULL, SQL_ACCEPT, 3, en->id, program, version);
+	after = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "id", en->id,
+	    "program_id", program, "artist_id", en->user_id, "invitation_id", invitation,
+	    "terms_version", (json_int_t)en->version, "status", "active");
+	audit_add(job, &(struct audit_entry){
+		.actor_id = en->user_id, .actor_role = "artist",
+		.action = "enrollment.create", .entity_type = "enrollment",
+		.entity_id = en->id, .after = after, .request_id = rc->log.request_id,
+	});
+	outbox_add(job, "enrollment.created", program, "enrollment", en->id, after,
+	    rc->log.request_id);
+	json_decref(after);
+	en->result = db_job_add(job, NULL, SQL_GET, 2, en->id, NULL);
+	return 0;
+}
+
+static void
+enrolled(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct enroll *en = rc->h;
+	const char *constraint = db_job_constraint(job);
+
+	if (st == DB_SQL_ERROR && strcmp(constraint, "enrollments_active") == 0) {
+		reply_problem(rc, 409, "already-enrolled", "you are already enrolled in this program");
+		return;
+	}
+	if (st == DB_SQL_ERROR && strcmp(constraint, "users_email_key") == 0) {
+		reply_problem(rc, 409, "conflict",
+		    "an account with this email exists; sign in and enroll with your token");
+		return;
+	}
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_json(rc, 201, repr_enrollment(db_job_result(job, en->result), 0));
+}
+
+static void
+enroll_commit(struct reqctx *rc)
+{
+	struct enroll *en = rc->h;
+	struct db_job *job = db_job_new(DB_TX | DB_RETRY);
+
+	db_job_add(job, NULL, SQL_LOCK, 1, en->code_hash);
+	db_job_add(job, enroll_checked, SQL_CHECK, 3, en->code_hash,
+	    en->new_account ? NULL : en->user_id, en->new_account ? en->email : NULL);
+	req_db(rc, job, enrolled);
+}
+
+static void
+hash_work(struct reqctx *rc)
+{
+	struct enroll *en = rc->h;
+
+	en->hashed = crypto_password_hash(en->password, en->hash) == 0;
+	sodium_memzero(en->password, strlen(en->password));
+}
+
+static void
+hash_done(struct reqctx *rc)
+{
+	struct enroll *en = rc->h;
+
+	if (!en->hashed) {
+		reply_problem(rc, 500, "internal", "the password could not be hashed");
+		return;
+	}
+	enroll_commit(rc);
+}
+
+static void
+prechecked(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	req_offload(rc, hash_work, hash_done);
+}
+
+void
+h_enrollment_create(struct reqctx *rc)
+{
+	const json_t *b = rc->body;
+	static const char *const account_fields[] = { "email", "password", "display_name" };
+	json_t *errors = json_array();
+	struct enroll *en;
+	const char *code;
+	struct db_job *job;
+	size_t i;
+
+	jv_check(b, enroll_fields, FB_ARRAY_LEN(enroll_fields), "", errors);
+	if (rc->authed && rc->user.role_bit != ROLE_ARTIST) {
+		json_decref(errors);
+		reply_problem(rc, 403, "forbidden", "only artists enroll in programs");
+		return;
+	}
+	for (i = 0; i < FB_ARRAY_LEN(account_fields); i++) {
+		bool given = json_object_get(b, account_fields[i]) != NULL;
+
+		if (rc->authed && given)
+			jv_error(errors, account_fields[i],
+			    "must be left out when signed in: the token says who you are");
+		else if (!rc->authed && !given)
+			jv_error(errors, account_fields[i],
+			    "is required to create your account (or sign in first)");
+	}
+	if (!rc->authed && jv_str(b, "email") && !valid_email(jv_str(b, "email")))
+		jv_error(errors, "email", "is not an email address");
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+
+	en = arena_alloc(rc->arena, sizeof(*en));
+	memset(en, 0, sizeof(*en));
+	rc->h = en;
+	code = jv_str(b, "invitation_code");
+	crypto_sha256_hex(code, strlen(code), en->code_hash);
+	crypto_uuid_new(en->id);
+	en->version = jv_int(b, "accept_terms_version", 0);
+	en->new_account = !rc->authed;
+	if (!en->new_account) {
+		snprintf(en->user_id, sizeof(en->user_id), "%.36s", rc->user.id);
+		en->email = rc->user.email;
+		enroll_commit(rc);
+		return;
+	}
+	crypto_uuid_new(en->user_id);
+	en->email = arena_strdup(rc->arena, jv_str(b, "email"));
+	valid_lower(en->email);
+	en->password = arena_strdup(rc->arena, jv_str(b, "password"));
+	en->display_name = arena_strdup(rc->arena, jv_str(b, "display_name"));
+	job = db_job_new(0);
+	db_job_add(job, precheck_step, SQL_CHECK, 3, en->code_hash, NULL, en->email);
+	req_db(rc, job, prechecked);
+}
+
+/* ---- GET /v1/enrollments/:id ---- */
+
+static int
+enrollment_found(struct db_job *job, const PGresult *res, void *arg)
+{
+	FB_UNUSED(job);
+	if (PQntuples(res) != 1)
+		return req_refuse(req_of(arg), 404, "not-found", NULL, "no such enrollment");
+	return 0;
+}
+
+static void
+enrollment_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	json_t *body;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	body = repr_enrollment(db_job_result(job, 0), 0);
+	json_object_set_new(body, "acceptances", repr_json(db_job_result(job, 1), 0, 0));
+	reply_json_etag(rc, 200, body);
+}
+
+void
+h_enrollment_get(struct reqctx *rc)
+{
+	const char *id = req_param_uuid(rc, 0);
+	struct db_job *job;
+
+	if (id == NULL) {
+		reply_problem(rc, 404, "not-found", "no such enrollment");
+		return;
+	}
+	job = db_job_new(0);
+	db_job_add(job, enrollment_found, SQL_GET, 2, id, req_viewer(rc));
+	db_job_add(job, NULL, SQL_ACCEPTANCES, 1, id);
+	req_db(rc, job, enrollment_read);
+}
+
+/* ---- POST /v1/enrollments/:id/accept-terms and /withdraw ---- */
+
+static int
+enrollment_changeable(struct reqctx *rc, const PGresult *res)
+{
+	if (PQntuples(res) != 1)
+		return req_refuse(rc, 404, "not-found", NULL, "no such enrollment");
+	if (strcmp(PQgetvalue(res, 0, 0), "active") != 0)
+		return req_refuse(rc, 409, "conflict", NULL, "the enrollment has been withdrawn");
+	return 0;
+}
+
+static int
+accept_locked(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct enroll *en = rc->h;
+	long long current, latest;
+	char version[24];
+	json_t *before, *after;
+
+	if (enrollment_changeable(rc, res) != 0)
+		return -1;
+	current = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	latest = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	if (en->version != latest)
+		return req_refuse(rc, 409, "terms-outdated",
+		    json_pack("{s:I}", "latest_terms_version", (json_int_t)latest),
+		    "version %lld of the terms is the latest; read and accept it", latest);
+	if (en->version != current) {
+		snprintf(version, sizeof(version), "%lld", en->version);
+		db_job_add(job, NULL, SQL_UPDATE_TERMS, 2, en->id, version);
+		db_job_add(job, NULL, SQL_ACCEPT, 3, en->id, PQgetvalue(res, 0, 1), version);
+		before = json_pack("{s:I}", "terms_version", (json_int_t)current);
+		after = json_pack("{s:I}", "terms_version", (json_int_t)en->version);
+		audit_add(job, &(struct audit_entry){
+			.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
+			.action = "enrollment.accept_terms", .entity_type = "enrollment",
+			.entity_id = en->id, .before = before, .after = after,
+			.request_id = rc->log.request_id,
+		});
+		json_decref(before);
+		json_decref(after);
+	}
+	en->result = db_job_add(job, NULL, SQL_GET, 2, en->id, NULL);
+	return 0;
+}
+
+static int
+withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct enroll *en = rc->h;
+	const char *reason = jv_str(rc->body, "reason");
+	json_t *after;
+
+	if (enrollment_changeable(rc, res) != 0)
+		return -1;
+	db_job_add(job, NULL, SQL_WITHDRAW, 2, en->id, reason);
+	db_job_add(job, NULL, SQL_FREE_SEAT, 1, PQgetvalue(res, 0, 1));
+	after = json_pack("{s:s, s:s?}", "status", "withdrawn", "reason", reason);
+	audit_add(job, &(struct audit_entry){
+		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
+		.action = "enrollment.withdraw", .entity_type = "enrollment",
+		.entity_id = en->id, .after = after, .request_id = rc->log.request_id,
+	});
+	json_decref(after);
+	en->result = db_job_add(job, NULL, SQL_GET, 2, en->id, NULL);
+	return 0;
+}
+
+static void
+enrollment_changed(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct enroll *en = rc->h;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_json(rc, 200, repr_enrollment(db_job_result(job, en->result), 0));
+}
+
+static void
+enrollment_change(struct reqctx *rc, const struct jv_field *fields, size_t nfields,
+    db_step_fn *locked)
+{
+	const char *id = req_param_uuid(rc, 0);
+	json_t *errors;
+	struct enroll *en;
+	struct db_job *job;
+
+	if (id == NULL) {
+		reply_problem(rc, 404, "not-found", "no such enrollment");
+		return;
+	}
+	errors = json_array();
+	if (jv_check(rc->body, fields, nfields, "", errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	en = arena_alloc(rc->arena, sizeof(*en));
+	memset(en, 0, sizeof(*en));
+	snprintf(en->id, sizeof(en->id), "%.36s", id);
+	en->version = jv_int(rc->body, "version", 0);
+	rc->h = en;
+	job = db_job_new(DB_TX);
+	db_job_add(job, locked, SQL_LOCK_ENROLLMENT, 2, id, req_viewer(rc));
+	req_db(rc, job, enrollment_changed);
+}
+
+void
+h_enrollment_accept_terms(struct reqctx *rc)
+{
+	enrollment_change(rc, accept_fields, FB_ARRAY_LEN(accept_fields), accept_locked);
+}
+
+void
+h_enrollment_withdraw(struct reqctx *rc)
+{
+	enrollment_change(rc, withdraw_fields, FB_ARRAY_LEN(withdraw_fields), withdraw_locked);
+}
+
+/* ---- GET /v1/programs/:id/enrollments, GET /v1/me/enrollments ---- */
+
+static void
+enrollments_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct enroll *en = rc->h;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_list(rc, job, en->result, en->limit, REPR_ENROLLMENT_SEQ, repr_enrollment);
+}
+
+static void
+enrollment_list(struct reqctx *rc, const char *program, const char *artist)
+{
+	const char *status = req_query(rc, "status");
+	json_t *errors = json_array();
+	struct enroll *en = arena_alloc(rc->arena, sizeof(*en));
+	char *cursor, limit1[16];
+	struct db_job *job;
+
+	list_check_query(rc, list_query, errors);
+	list_params(rc, &en->limit, &cursor, errors);
+	if (status && strcmp(status, "active") != 0 && strcmp(status, "withdrawn") != 0)
+		jv_error(errors, "status", "must be active or withdrawn");
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	rc->h = en;
+	snprintf(limit1, sizeof(limit1), "%d", en->limit + 1);
+	job = db_job_new(0);
+	if (program != NULL) {
+		db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, 1, program);
+		en->result = db_job_add(job, NULL, SQL_LIST_PROGRAM, 4, program, status,
+		    cursor, limit1);
+	} else {
+		en->result = db_job_add(job, NULL, SQL_LIST_ARTIST, 4, artist, status,
+		    cursor, limit1);
+	}
+	req_db(rc, job, enrollments_listed);
+}
+
+void
+h_program_enrollments(struct reqctx *rc)
+{
+	const char *program = req_param_uuid(rc, 0);
+
+	if (program == NULL) {
+		reply_problem(rc, 404, "not-found", "no such program");
+		return;
+	}
+	enrollment_list(rc, program, NULL);
+}
+
+void
+h_my_enrollments(struct reqctx *rc)
+{
+	enrollment_list(rc, NULL, rc->user.id);
+}

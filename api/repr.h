@@ -1,0 +1,72 @@
+/*
+ * repr.h: the JSON representations of programs, terms, rate cards,
+ * invitations and enrollments, built from result rows.
+ *
+ * Each resource has a column list (REPR_*_COLS) that queries select in
+ * that order, and a builder that reads a row starting at that column. A
+ * handler that selects the list gets the same representation as every
+ * other handler of the resource.
+ */
+#ifndef FB_REPR_H
+#define FB_REPR_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+/* Single columns: SQL NULL becomes JSON null. */
+json_t *repr_str(const PGresult *r, int row, int col);
+json_t *repr_int(const PGresult *r, int row, int col);
+json_t *repr_bool(const PGresult *r, int row, int col);
+json_t *repr_json(const PGresult *r, int row, int col);   /* json/jsonb text */
+
+/*
+ * A program an artist may see: open, or one they have been enrolled in.
+ * viewer is a parameter that is NULL for staff, admin and finance.
+ */
+#define REPR_PROGRAM_VISIBLE(p, viewer) \
+	"(" viewer "::uuid IS NULL OR " p ".status = 'open' OR EXISTS" \
+	" (SELECT 1 FROM enrollments ve WHERE ve.program_id = " p ".id" \
+	"  AND ve.artist_id = " viewer "::uuid))"
+
+#define REPR_PROGRAM_COLS \
+	"p.id, p.slug, p.name, p.description, p.currency, p.capacity," \
+	" p.review_sla_hours, p.sharing, p.public_transparency," \
+	" array_to_json(p.submission_kinds), p.status, rfc3339(p.created_at)," \
+	" rfc3339(p.updated_at), rfc3339(p.opened_at), rfc3339(p.closed_at)," \
+	" p.revision, p.seq"
+#define REPR_PROGRAM_NCOLS 17
+enum { REPR_PROGRAM_REVISION = 15, REPR_PROGRAM_SEQ = 16 };
+json_t *repr_program(const PGresult *r, int row);
+/* The program's ETag, "v<revision>", into out (>= 24 bytes). */
+void repr_program_etag(const PGresult *r, int row, char *out, size_t outlen);
+
+#define REPR_TERMS_COLS \
+	"t.program_id, t.version, t.clauses, rfc3339(t.confidential_until)," \
+	" rfc3339(t.published_at), t.published_by"
+json_t *repr_terms(const PGresult *r, int row, int col0);
+
+/* rates: json_object_agg(kind, amount_minor) of the card */
+#define REPR_RATES_COLS \
+	"c.program_id, c.version, p.currency, rfc3339(c.effective_at)," \
+	" (SELECT json_object_agg(kind, amount_minor) FROM rates x" \
+	"   WHERE x.program_id = c.program_id AND x.version = c.version)"
+json_t *repr_rates(const PGresult *r, int row, int col0);
+/* The rate kinds, in the order every card lists them. */
+extern const char *const repr_rate_kinds[];
+
+#define REPR_INVITATION_COLS \
+	"i.id, i.program_id, i.email, i.max_uses, i.uses, rfc3339(i.expires_at)," \
+	" rfc3339(i.created_at), rfc3339(i.revoked_at), i.seq"
+enum { REPR_INVITATION_SEQ = 8 };
+json_t *repr_invitation(const PGresult *r, int row);
+
+/* FROM enrollments e JOIN users u ON u.id = e.artist_id */
+#define REPR_ENROLLMENT_COLS \
+	"e.id, e.program_id, u.id, u.email, u.display_name, e.status," \
+	" e.invitation_id, e.terms_version, rfc3339(e.terms_accepted_at)," \
+	" (SELECT max(tv.version) FROM terms_versions tv WHERE tv.program_id = e.program_id)," \
+	" rfc3339(e.created_at), rfc3339(e.withdrawn_at), e.withdraw_reason, e.seq"
+enum { REPR_ENROLLMENT_SEQ = 13 };
+json_t *repr_enrollment(const PGresult *r, int row);
+
+#endif
