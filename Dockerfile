@@ -1,4 +1,5 @@
-# fairbeta: the API server (fairbeta-api) and the admin tool (fairbeta).
+# fairbeta: the API server (fairbeta-api), the worker (fairbeta-worker) and
+# the admin tool (fairbeta), in one image; the command picks the process.
 #
 #   docker build -t fairbeta:local .
 #   docker run --rm -e FAIRBETA_DATABASE_URL=... fairbeta:local fairbeta migrate
@@ -57,7 +58,7 @@ RUN groupadd --system --gid 10001 fairbeta \
         --home-dir /var/lib/fairbeta --create-home \
         --shell /usr/sbin/nologin fairbeta
 
-# /out holds usr/local/bin/fairbeta-api, usr/local/bin/fairbeta and whatever
+# /out holds usr/local/bin/fairbeta-api, fairbeta-worker, fairbeta and whatever
 # else `make install` puts under the prefix (e.g. migrations).
 COPY --from=build /out/ /
 

@@ -11,23 +11,25 @@ PKGS    := libevent libevent_pthreads jansson libsodium uuid libcurl
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
-           -D_GNU_SOURCE -Ilib -Iapi -I$(BUILD)/gen -I$(shell pg_config --includedir 2>/dev/null) \
+           -D_GNU_SOURCE -Ilib -Iapi -Iworkers -I$(BUILD)/gen -I$(shell pg_config --includedir 2>/dev/null) \
            $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -L$(shell pg_config --libdir 2>/dev/null) -lpq -lpthread
+LDLIBS  += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -L$(shell pg_config --libdir 2>/dev/null) -lpq -lpthread -lm
 
 LIB_SRC := $(wildcard lib/*.c)
 API_SRC := $(wildcard api/*.c)
 ADM_SRC := $(wildcard admin/*.c)
+WRK_SRC := $(wildcard workers/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/openapi.o
 ADM_OBJ := $(ADM_SRC:%.c=$(BUILD)/obj/%.o)
+WRK_OBJ := $(WRK_SRC:%.c=$(BUILD)/obj/%.o)
 # the unit tests link every api module except main
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(filter-out $(BUILD)/obj/api/main.o,$(API_OBJ))
 
-BINS := $(BUILD)/fairbeta-api $(BUILD)/fairbeta
+BINS := $(BUILD)/fairbeta-api $(BUILD)/fairbeta-worker $(BUILD)/fairbeta
 
 .PHONY: all deps run test unit integration lint-openapi bench install clean
 .DEFAULT_GOAL := all
@@ -40,13 +42,16 @@ deps:
 $(BUILD)/fairbeta-api: $(API_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
+$(BUILD)/fairbeta-worker: $(WRK_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
 $(BUILD)/fairbeta: $(ADM_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h api/*.h admin/*.h tests/unit/*.h) | $(BUILD)/gen/migrations.c
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h api/*.h admin/*.h workers/*.h tests/unit/*.h) | $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 

@@ -64,6 +64,26 @@ void h_enrollment_withdraw(struct reqctx *rc);
 void h_program_enrollments(struct reqctx *rc);
 void h_my_enrollments(struct reqctx *rc);
 
+/* h_submissions.c */
+void h_submission_create(struct reqctx *rc);
+void h_submission_list(struct reqctx *rc);
+void h_submission_get(struct reqctx *rc);
+void h_submission_withdraw(struct reqctx *rc);
+void h_submission_exhibit(struct reqctx *rc);
+/* For h_review.c: the submission's row as the job's last statement, the
+ * reply from it (as the caller may see it), and its audit row. */
+int submission_select(struct db_job *job, const char *id);
+void submission_reply(struct reqctx *rc, struct db_job *job, int index, int status);
+int submission_audit(struct reqctx *rc, struct db_job *job, const char *action,
+    const char *id, const json_t *after);
+
+/* h_review.c */
+void h_queue_claim(struct reqctx *rc);
+void h_queue_stats(struct reqctx *rc);
+void h_submission_release(struct reqctx *rc);
+void h_submission_decide(struct reqctx *rc);
+void h_submission_appeal(struct reqctx *rc);
+
 /* h_audit.c */
 void h_audit_list(struct reqctx *rc);
 

@@ -122,3 +122,45 @@ repr_enrollment(const PGresult *r, int row)
 	    "created_at", repr_str(r, row, 10), "withdrawn_at", repr_str(r, row, 11),
 	    "withdraw_reason", repr_str(r, row, 12));
 }
+
+static json_t *
+submission(const PGresult *r, int row, bool show_claim)
+{
+	json_t *hours = PQgetisnull(r, row, 7) ? json_null() :
+	    json_real(strtod(PQgetvalue(r, row, 7), NULL));
+	json_t *claim = json_null(), *appeal = json_null();
+
+	if (show_claim && !PQgetisnull(r, row, 17)) {
+		json_decref(claim);
+		claim = json_pack("{s:o, s:o}", "reviewer_id", repr_str(r, row, 17),
+		    "lease_expires_at", repr_str(r, row, 18));
+	}
+	if (!PQgetisnull(r, row, 19)) {
+		json_decref(appeal);
+		appeal = json_pack("{s:o, s:o}", "statement", repr_str(r, row, 19),
+		    "appealed_at", repr_str(r, row, 20));
+	}
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
+	    " s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	    "id", repr_str(r, row, 0), "program_id", repr_str(r, row, 1),
+	    "artist_id", repr_str(r, row, 2), "kind", repr_str(r, row, 3),
+	    "title", repr_str(r, row, 4), "description", repr_str(r, row, 5),
+	    "media", repr_json(r, row, 6), "hours", hours,
+	    "generation", repr_json(r, row, 8), "status", repr_str(r, row, 9),
+	    "terms_version", repr_int(r, row, 10), "rate_card_version", repr_int(r, row, 11),
+	    "review_due_at", repr_str(r, row, 12), "created_at", repr_str(r, row, 13),
+	    "updated_at", repr_str(r, row, 14), "decided_at", repr_str(r, row, 15),
+	    "shareable", repr_bool(r, row, 16), "claim", claim, "appeal", appeal);
+}
+
+json_t *
+repr_submission(const PGresult *r, int row)
+{
+	return submission(r, row, true);
+}
+
+json_t *
+repr_submission_artist(const PGresult *r, int row)
+{
+	return submission(r, row, false);
+}

@@ -69,4 +69,25 @@ json_t *repr_invitation(const PGresult *r, int row);
 enum { REPR_ENROLLMENT_SEQ = 13 };
 json_t *repr_enrollment(const PGresult *r, int row);
 
+/*
+ * FROM REPR_SUBMISSION_FROM: a submission with what `shareable` depends on
+ * (the program's sharing, the confidentiality of the terms it was made under).
+ */
+#define REPR_SUBMISSION_FROM \
+	" submissions s JOIN programs p ON p.id = s.program_id" \
+	" JOIN terms_versions st ON st.program_id = s.program_id AND st.version = s.terms_version"
+#define REPR_SUBMISSION_COLS \
+	"s.id, s.program_id, s.artist_id, s.kind, s.title, s.description, s.media," \
+	" s.hours, s.generation, s.status, s.terms_version, s.rate_card_version," \
+	" rfc3339(s.review_due_at), rfc3339(s.created_at), rfc3339(s.updated_at)," \
+	" rfc3339(s.decided_at)," \
+	" (s.status IN ('approved', 'deemed_approved') OR p.sharing = 'open'" \
+	"  OR coalesce(st.confidential_until <= now(), false))," \
+	" s.claimed_by, rfc3339(s.lease_expires_at), s.appeal_statement," \
+	" rfc3339(s.appealed_at), s.seq"
+enum { REPR_SUBMISSION_SEQ = 21 };
+/* Staff see who holds the claim; artists never do. */
+json_t *repr_submission(const PGresult *r, int row);
+json_t *repr_submission_artist(const PGresult *r, int row);
+
 #endif

@@ -48,6 +48,21 @@ const struct route routes[] = {
 	                                         RT_BODY | RT_BODY_OPTIONAL, h_enrollment_withdraw },
 	{ M_GET,    "/v1/me/enrollments",    ROLE_ARTIST,  0,       h_my_enrollments },
 
+	/* submissions and the review queue */
+	{ M_POST,   "/v1/programs/:id/submissions", ROLE_ARTIST, RT_BODY, h_submission_create },
+	{ M_POST,   "/v1/programs/:id/queue/claim", STAFFISH, RT_BODY | RT_BODY_OPTIONAL,
+	                                                            h_queue_claim },
+	{ M_GET,    "/v1/programs/:id/queue", STAFFISH,    0,       h_queue_stats },
+	{ M_GET,    "/v1/submissions",       STAFFISH | ROLE_ARTIST, 0, h_submission_list },
+	{ M_GET,    "/v1/submissions/:id",   STAFFISH | ROLE_ARTIST, 0, h_submission_get },
+	{ M_POST,   "/v1/submissions/:id/withdraw", ROLE_ARTIST, RT_BODY | RT_BODY_OPTIONAL,
+	                                                            h_submission_withdraw },
+	{ M_POST,   "/v1/submissions/:id/release", STAFFISH, RT_BODY | RT_BODY_OPTIONAL,
+	                                                            h_submission_release },
+	{ M_POST,   "/v1/submissions/:id/decision", STAFFISH, RT_BODY, h_submission_decide },
+	{ M_POST,   "/v1/submissions/:id/appeal", ROLE_ARTIST, RT_BODY, h_submission_appeal },
+	{ M_POST,   "/v1/submissions/:id/exhibit", STAFFISH, RT_BODY, h_submission_exhibit },
+
 	/* audit */
 	{ M_GET,    "/v1/audit",             ROLE_ADMIN | ROLE_FINANCE, 0, h_audit_list },
 };

@@ -37,6 +37,8 @@ static const struct cfg_entry cfg_table[] = {
 	{ "FAIRBETA_SHUTDOWN_TIMEOUT_S", CFG_LONG, S(shutdown_timeout_s), "10", 0, 600, false },
 	{ "FAIRBETA_HASH_THREADS",  CFG_LONG,  S(hash_threads),   "2", 1, 64, false },
 	{ "FAIRBETA_HASH_QUEUE",    CFG_LONG,  S(hash_queue),     "256", 1, 100000, false },
+	{ "FAIRBETA_CLAIM_LEASE_S", CFG_LONG,  S(claim_lease_s),  "900", 1, 86400, false },
+	{ "FAIRBETA_WORKER_TICK_MS", CFG_LONG, S(worker_tick_ms), "5000", 50, 60000, false },
 };
 
 #undef S

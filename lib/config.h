@@ -31,6 +31,8 @@ struct config {
 	long shutdown_timeout_s;
 	long hash_threads;          /* Argon2id workers, off the event loops */
 	long hash_queue;            /* pending hash jobs before 503 */
+	long claim_lease_s;         /* how long a review claim lasts */
+	long worker_tick_ms;        /* how often the worker looks for due work */
 };
 
 /* Fills cfg from the environment. Returns 0, or -1 with err naming the

@@ -1,7 +1,8 @@
 #!/bin/sh
 # run.sh: what `make run` does after building. Starts a private PostgreSQL
 # under the state directory unless FAIRBETA_DATABASE_URL is set, migrates,
-# makes a first admin on the first run, and serves until Ctrl-C.
+# makes a first admin on the first run, and runs the API and the worker
+# until Ctrl-C.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,10 +51,16 @@ Sign in as the first admin (its password is in $pwfile):
   curl -s -X POST http://$listen/v1/sessions -H 'Content-Type: application/json' \\
        -d "{\"email\":\"admin@localhost\",\"password\":\"\$(cat $pwfile)\"}"
 
-then send the token as  Authorization: Bearer <token>  (e.g. GET /v1/me). Ctrl-C stops.
+then send the token as  Authorization: Bearer <token>  (e.g. GET /v1/me).
+The worker (fairbeta-worker) runs beside the API and enforces review deadlines.
+Ctrl-C stops both.
 
 EOF2
+"$top/build/fairbeta-worker" &
+worker=$!
 "$top/build/fairbeta-api" &
 api=$!
-trap 'kill -TERM $api 2>/dev/null; wait $api; stop_pg' INT TERM
+trap 'kill -TERM $api $worker 2>/dev/null; wait $api $worker; stop_pg' INT TERM
 wait $api || true
+kill -TERM $worker 2>/dev/null || true
+wait $worker || true

@@ -178,3 +178,52 @@ def assert_problem(r, status):
     assert isinstance(p.get("detail"), str) and p["detail"], p
     assert p.get("request_id") == r.header("X-Request-Id"), (p, r.headers)
     return p
+
+
+class Worker:
+    """One fairbeta-worker process. Its JSON log lines (stderr) go to a file."""
+
+    def __init__(self, db_url, **env):
+        self.env = dict(os.environ,
+                        FAIRBETA_DATABASE_URL=db_url,
+                        FAIRBETA_LISTEN="127.0.0.1:%d" % free_port(),
+                        FAIRBETA_METRICS_LISTEN="127.0.0.1:%d" % free_port(),
+                        FAIRBETA_LOG_LEVEL="info")
+        self.env.update({k: str(v) for k, v in env.items()})
+        self.proc = None
+        self.out = tempfile.NamedTemporaryFile(prefix="fairbeta-worker-", suffix=".out",
+                                               delete=False)
+        self.log = tempfile.NamedTemporaryFile(prefix="fairbeta-worker-", suffix=".log",
+                                               delete=False)
+
+    def start(self):
+        self.proc = subprocess.Popen([os.path.join(BUILD, "fairbeta-worker")], env=self.env,
+                                     stdout=self.out, stderr=self.log)
+        time.sleep(0.1)
+        if self.proc.poll() is not None:
+            raise RuntimeError("fairbeta-worker exited: %s" % self.logtext())
+        return self
+
+    def logtext(self):
+        with open(self.log.name) as f:
+            return f.read()[-4000:]
+
+    def loglines(self):
+        with open(self.log.name) as f:
+            return [line for line in f.read().splitlines() if line.strip()]
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM, timeout=5):
+        """Signals the worker and returns its exit status; kills it (and raises
+        TimeoutExpired) when it does not exit within timeout seconds."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise

@@ -1,0 +1,667 @@
+/*
+ * h_submissions.c: what artists submit, and what becomes of it afterwards
+ * (withdrawal, exhibitions). The review itself is in h_review.c.
+ *
+ * A submission records the terms version the artist had accepted and the
+ * rate card in force when it was made: a rejection may cite only those
+ * clauses, and the ledger pays at that card. A retried POST with the same
+ * Idempotency-Key finds the submission the first one made (a unique index
+ * on artist and key), so a flaky connection never submits twice.
+ */
+#include "fb.h"
+
+#include <ctype.h>
+#include <math.h>
+
+#include "audit.h"
+#include "crypto.h"
+#include "handlers.h"
+#include "jsonv.h"
+#include "repr.h"
+#include "valid.h"
+
+#define IDEMPOTENCY_KEY_MAX 200
+
+static const char *const submission_kinds[] = {
+	"work", "bug_report", "feedback", "session", NULL,
+};
+static const char *const submission_statuses[] = {
+	"pending", "in_review", "approved", "deemed_approved", "rejected",
+	"changes_requested", "appealed", "withdrawn", NULL,
+};
+
+static const struct jv_field submission_fields[] = {
+	{ "kind",        JV_STRING, JV_REQUIRED, 0, 0, submission_kinds },
+	{ "title",       JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
+	{ "description", JV_STRING, 0, 0, 10000, NULL },
+	{ "media",       JV_ARRAY,  0, 0, 20, NULL },
+	{ "hours",       JV_NUMBER, 0, 0, 0, NULL },
+	{ "generation",  JV_OBJECT, JV_NULLABLE, 0, 0, NULL },
+};
+
+static const struct jv_field media_fields[] = {
+	{ "uri",    JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 2048, NULL },
+	{ "sha256", JV_STRING,  JV_REQUIRED, 64, 64, NULL },
+	{ "bytes",  JV_INTEGER, JV_REQUIRED, 0, 1000000000000LL, NULL },
+	{ "mime",   JV_STRING,  JV_REQUIRED | JV_ONELINE, 3, 255, NULL },
+};
+
+static const struct jv_field generation_fields[] = {
+	{ "model",         JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 100, NULL },
+	{ "model_version", JV_STRING,  JV_ONELINE, 0, 100, NULL },
+	{ "prompt",        JV_STRING,  0, 0, 10000, NULL },
+	{ "seed",          JV_INTEGER, 0, 0, 0, NULL },
+	{ "resolution",    JV_STRING,  JV_ONELINE, 1, 32, NULL },
+	{ "duration_s",    JV_NUMBER,  0, 0, 0, NULL },
+};
+
+static const struct jv_field exhibit_fields[] = {
+	{ "venue",     JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
+	{ "starts_at", JV_STRING, JV_REQUIRED, 1, 64, NULL },
+};
+
+static const char *const list_query[] = {
+	"program_id", "status", "kind", "limit", "cursor", NULL,
+};
+
+static const char SQL_BY_KEY[] =
+	"SELECT id, request_hash FROM submissions WHERE artist_id = $1 AND idempotency_key = $2";
+
+/* What a submission needs; locks the program against new terms meanwhile. */
+static const char SQL_CHECK[] =
+	"SELECT p.status, p.submission_kinds @> ARRAY[$3::text], e.id, e.terms_version,"
+	"       (SELECT max(version) FROM terms_versions t WHERE t.program_id = p.id),"
+	"       (SELECT max(version) FROM rate_cards c WHERE c.program_id = p.id),"
+	"       p.review_sla_hours"
+	"  FROM programs p"
+	"  LEFT JOIN enrollments e ON e.program_id = p.id AND e.artist_id = $2"
+	"       AND e.status = 'active'"
+	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2")
+	" FOR SHARE OF p";
+
+static const char SQL_INSERT[] =
+	"INSERT INTO submissions (id, program_id, artist_id, enrollment_id, kind, title,"
+	"   description, media, hours, generation, terms_version, rate_card_version,"
+	"   review_due_at, review_warn_at, idempotency_key, request_hash)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::numeric, $10::jsonb, $11, $12,"
+	"   now() + make_interval(hours => $13::int),"
+	"   now() + make_interval(secs => $13::int * 3600 * 0.8), $14, $15)"
+	" ON CONFLICT (artist_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
+	" DO NOTHING RETURNING rfc3339(review_due_at)";
+
+static const char SQL_GET[] =
+	"SELECT " REPR_SUBMISSION_COLS " FROM " REPR_SUBMISSION_FROM
+	" WHERE s.id = $1 AND ($2::uuid IS NULL OR s.artist_id = $2::uuid)";
+
+static const char SQL_DECISIONS[] =
+	"SELECT coalesce(json_agg(json_build_object('outcome', outcome, 'reason', reason,"
+	"         'clause_keys', to_json(clause_keys), 'decided_by', decided_by,"
+	"         'decided_at', rfc3339(decided_at), 'on_appeal', on_appeal) ORDER BY id), '[]')"
+	"  FROM decisions WHERE submission_id = $1";
+
+static const char SQL_EXHIBITIONS[] =
+	"SELECT coalesce(json_agg(json_build_object('id', id, 'venue', venue,"
+	"         'starts_at', rfc3339(starts_at), 'created_at', rfc3339(created_at))"
+	"         ORDER BY created_at, id), '[]')"
+	"  FROM exhibitions WHERE submission_id = $1";
+
+static const char SQL_LIST[] =
+	"SELECT " REPR_SUBMISSION_COLS " FROM " REPR_SUBMISSION_FROM
+	" WHERE ($1::uuid IS NULL OR s.artist_id = $1::uuid)"
+	"   AND ($2::uuid IS NULL OR s.program_id = $2::uuid)"
+	"   AND ($3::text IS NULL OR s.status = $3) AND ($4::text IS NULL OR s.kind = $4)"
+	"   AND ($5::bigint IS NULL OR s.seq < $5)"
+	" ORDER BY s.seq DESC LIMIT $6";
+
+static const char SQL_LOCK[] =
+	"SELECT status FROM submissions"
+	" WHERE id = $1 AND ($2::uuid IS NULL OR artist_id = $2::uuid) FOR UPDATE";
+
+static const char SQL_WITHDRAW[] =
+	"UPDATE submissions SET status = 'withdrawn', updated_at = now() WHERE id = $1";
+
+static const char SQL_EXHIBIT[] =
+	"INSERT INTO exhibitions (id, submission_id, venue, starts_at, created_by)"
+	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+	" RETURNING id, submission_id, venue, rfc3339(starts_at), rfc3339(created_at)";
+
+static const char SQL_LEDGER_EXHIBITED[] = "SELECT ledger_on_exhibited($1)";
+
+struct submit {
+	char id[CRYPTO_UUID_LEN];
+	const char *program_id;
+	const char *key;                      /* Idempotency-Key, or NULL */
+	char hash[CRYPTO_HASH_HEX_LEN];       /* of the request, for replays */
+	bool replayed;
+	int result;                           /* statement whose row is the reply */
+	int limit;
+};
+
+/* ---- shared with h_review.c ---- */
+
+int
+submission_select(struct db_job *job, const char *id)
+{
+	return db_job_add(job, NULL, SQL_GET, 2, id, NULL);
+}
+
+void
+submission_reply(struct reqctx *rc, struct db_job *job, int index, int status)
+{
+	const PGresult *r = db_job_result(job, index);
+
+	reply_json(rc, status, req_viewer(rc) ? repr_submission_artist(r, 0) :
+	    repr_submission(r, 0));
+}
+
+int
+submission_audit(struct reqctx *rc, struct db_job *job, const char *action,
+    const char *id, const json_t *after)
+{
+	return audit_add(job, &(struct audit_entry){
+		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
+		.action = action, .entity_type = "submission", .entity_id = id,
+		.after = after, .request_id = rc->log.request_id,
+	});
+}
+
+/* ---- POST /v1/programs/:id/submissions ---- */
+
+static int
+replay_step(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct submit *sb = rc->h;
+
+	if (PQntuples(res) != 1)
+		return 0;       /* a new key: the statements after this one insert */
+	if (strcmp(PQgetvalue(res, 0, 1), sb->hash) != 0)
+		return req_refuse(rc, 422, "validation",
+		    json_pack("{s:[{s:s, s:s}]}", "errors", "field", "Idempotency-Key",
+		    "message", "was used before with a different request"),
+		    "this Idempotency-Key was used before with a different request");
+	sb->replayed = true;     /* submit_checked then adds nothing */
+	snprintf(sb->id, sizeof(sb->id), "%.36s", PQgetvalue(res, 0, 0));
+	sb->result = submission_select(job, sb->id);
+	return 0;
+}
+
+static int
+submission_inserted(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct submit *sb = rc->h;
+	json_t *after;
+
+	if (PQntuples(res) != 1) {
+		/* a concurrent request with the same key committed first */
+		db_job_add(job, replay_step, SQL_BY_KEY, 2, rc->user.id, sb->key);
+		return 0;
+	}
+	after = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "submission_id", sb->id,
+	    "program_id", sb->program_id, "artist_id", rc->user.id,
+	    "kind", jv_str(rc->body, "kind"), "title", jv_str(rc->body, "title"),
+	    "review_due_at", PQgetvalue(res, 0, 0));
+	submission_audit(rc, job, "submission.create", sb->id, after);
+	outbox_add(job, "submission.created", sb->program_id, "submission", sb->id, after,
+	    rc->log.request_id);
+	json_decref(after);
+	sb->result = submission_select(job, sb->id);
+	return 0;
+}
+
+static char *
+dump(const json_t *v, const char *absent)
+{
+	return v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT) : (absent ? strdup(absent) : NULL);
+}
+
+static int
+submit_checked(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct submit *sb = rc->h;
+	const json_t *b = rc->body;
+	char hours[32], *media, *generation;
+
+	if (sb->replayed)
+		return 0;
+	if (PQntuples(res) != 1)
+		return req_refuse(rc, 404, "not-found", NULL, "no such program");
+	if (PQgetisnull(res, 0, 2))
+		return req_refuse(rc, 403, "not-enrolled", NULL,
+		    "only artists enrolled in the program submit to it");
+	if (strcmp(PQgetvalue(res, 0, 0), "open") != 0)
+		return req_refuse(rc, 409, "program-not-open", NULL,
+		    "the program is not open for submissions");
+	if (PQgetvalue(res, 0, 1)[0] != 't')
+		return req_refuse(rc, 422, "validation",
+		    json_pack("{s:[{s:s, s:s}]}", "errors", "field", "kind", "message",
+		    "is not a kind of submission this program accepts"),
+		    "this program does not accept %s submissions", jv_str(b, "kind"));
+	if (strcmp(PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4)) != 0)
+		return req_refuse(rc, 409, "terms-not-accepted",
+		    json_pack("{s:I}", "latest_terms_version",
+		    (json_int_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10)),
+		    "the terms changed: accept version %s before submitting again",
+		    PQgetvalue(res, 0, 4));
+
+	hours[0] = '\0';
+	if (json_is_number(json_object_get(b, "hours")))
+		snprintf(hours, sizeof(hours), "%.2f",
+		    json_number_value(json_object_get(b, "hours")));
+	media = dump(json_object_get(b, "media"), "[]");
+	generation = dump(json_object_get(b, "generation"), NULL);
+	db_job_add(job, submission_inserted, SQL_INSERT, 15, sb->id, sb->program_id,
+	    rc->user.id, PQgetvalue(res, 0, 2), jv_str(b, "kind"), jv_str(b, "title"),
+	    jv_str(b, "description") ? jv_str(b, "description") : "", media,
+	    hours[0] ? hours : NULL, generation, PQgetvalue(res, 0, 3),
+	    PQgetisnull(res, 0, 5) ? NULL : PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
+	    sb->key, sb->key ? sb->hash : NULL);
+	free(media);
+	free(generation);
+	return 0;
+}
+
+static void
+submitted(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct submit *sb = rc->h;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	if (sb->result < 0) {        /* the key's row vanished: cannot happen */
+		reply_problem(rc, 409, "conflict", "the request raced with itself; retry it");
+		return;
+	}
+	if (sb->replayed)
+		req_set_header(rc, "Idempotent-Replayed", "true");
+	submission_reply(rc, job, sb->result, 201);
+}
+
+static bool
+lower_hex(const char *s, size_t n)
+{
+	size_t i;
+
+	if (strlen(s) != n)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+			return false;
+	return true;
+}
+
+/* type/subtype, each a run of token characters */
+static bool
+mime_type(const char *s)
+{
+	const char *slash = strchr(s, '/');
+	size_t i;
+
+	if (slash == NULL || slash == s || slash[1] == '\0' || strchr(slash + 1, '/'))
+		return false;
+	for (i = 0; s[i]; i++)
+		if (s[i] != '/' && !isalnum((unsigned char)s[i]) && !strchr("!#$&^_.+-", s[i]))
+			return false;
+	return true;
+}
+
+static void
+check_media(const json_t *media, json_t *errors)
+{
+	const json_t *m;
+	char field[48];
+	size_t i;
+
+	jv_check_items(media, media_fields, FB_ARRAY_LEN(media_fields), "media", errors);
+	json_array_foreach(media, i, m) {
+		const char *uri = jv_str(m, "uri"), *sha = jv_str(m, "sha256");
+		const char *mime = jv_str(m, "mime");
+
+		snprintf(field, sizeof(field), "media[%zu].uri", i);
+		if (uri && strncmp(uri, "https://", 8) != 0 && strncmp(uri, "http://", 7) != 0)
+			jv_error(errors, field, "must be an http:// or https:// URI");
+		snprintf(field, sizeof(field), "media[%zu].sha256", i);
+		if (sha && !lower_hex(sha, 64))
+			jv_error(errors, field, "must be 64 lowercase hexadecimal digits");
+		snprintf(field, sizeof(field), "media[%zu].mime", i);
+		if (mime && !mime_type(mime))
+			jv_error(errors, field, "must be a media type such as video/mp4");
+	}
+}
+
+static void
+check_hours(const json_t *b, json_t *errors)
+{
+	const json_t *h = json_object_get(b, "hours");
+	const char *kind = jv_str(b, "kind");
+	bool session = kind && strcmp(kind, "session") == 0;
+
+	if (h == NULL) {
+		if (session)
+			jv_error(errors, "hours", "is required for a session");
+		return;
+	}
+	if (!json_is_number(h))
+		return;
+	if (kind && !session) {
+		jv_error(errors, "hours", "is only for sessions");
+	} else {
+		double v = json_number_value(h);
+
+		if (!(v > 0 && v <= 24))
+			jv_error(errors, "hours", "must be more than 0 and at most 24");
+		else if (fabs(v * 100 - round(v * 100)) > 1e-6)
+			jv_error(errors, "hours", "must have at most 2 decimals");
+	}
+}
+
+static void
+check_generation(const json_t *b, json_t *errors)
+{
+	const json_t *g = json_object_get(b, "generation");
+	const json_t *d = json_object_get(g, "duration_s");
+
+	if (!json_is_object(g))
+		return;
+	jv_check(g, generation_fields, FB_ARRAY_LEN(generation_fields), "generation.", errors);
+	if (json_is_number(d) && !(json_number_value(d) >= 0 && json_number_value(d) <= 3600))
+		jv_error(errors, "generation.duration_s", "must be from 0 to 3600");
+}
+
+static bool
+idempotency_key_ok(const char *k)
+{
+	size_t n = strlen(k), i;
+
+	if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (k[i] < 0x21 || k[i] > 0x7e)
+			return false;
+	return true;
+}
+
+void
+h_submission_create(struct reqctx *rc)
+{
+	const char *program = req_param_uuid(rc, 0), *key = req_header(rc, "Idempotency-Key");
+	const json_t *b = rc->body;
+	json_t *errors;
+	struct submit *sb;
+	struct db_job *job;
+	char *canon, *asked;
+
+	if (program == NULL) {
+		reply_problem(rc, 404, "not-found", "no such program");
+		return;
+	}
+	errors = json_array();
+	jv_check(b, submission_fields, FB_ARRAY_LEN(submission_fields), "", errors);
+	check_media(json_object_get(b, "media"), errors);
+	check_hours(b, errors);
+	check_generation(b, errors);
+	if (key != NULL && !idempotency_key_ok(key))
+		jv_error(errors, "Idempotency-Key", "must be 1 to 200 printable ASCII characters");
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+
+	sb = arena_alloc(rc->arena, sizeof(*sb));
+	memset(sb, 0, sizeof(*sb));
+	crypto_uuid_new(sb->id);
+	sb->program_id = program;
+	sb->key = key;
+	sb->result = -1;
+	/* what was asked: the program and the body, in a canonical form */
+	canon = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
+	asked = arena_printf(rc->arena, "%s\n%s", program, canon);
+	free(canon);
+	crypto_sha256_hex(asked, strlen(asked), sb->hash);
+	rc->h = sb;
+
+	job = db_job_new(DB_TX);
+	if (key != NULL)
+		db_job_add(job, replay_step, SQL_BY_KEY, 2, rc->user.id, key);
+	db_job_add(job, submit_checked, SQL_CHECK, 3, program, rc->user.id, jv_str(b, "kind"));
+	req_db(rc, job, submitted);
+}
+
+/* ---- GET /v1/submissions ---- */
+
+static void
+submissions_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct submit *sb = rc->h;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_list(rc, job, 0, sb->limit, REPR_SUBMISSION_SEQ,
+	    req_viewer(rc) ? repr_submission_artist : repr_submission);
+}
+
+static bool
+one_of(const char *v, const char *const *values)
+{
+	for (; *values; values++)
+		if (strcmp(v, *values) == 0)
+			return true;
+	return false;
+}
+
+void
+h_submission_list(struct reqctx *rc)
+{
+	const char *program = req_query(rc, "program_id"), *status = req_query(rc, "status");
+	const char *kind = req_query(rc, "kind");
+	struct submit *sb = arena_alloc(rc->arena, sizeof(*sb));
+	json_t *errors = json_array();
+	char *cursor, limit1[16];
+	struct db_job *job;
+
+	list_check_query(rc, list_query, errors);
+	list_params(rc, &sb->limit, &cursor, errors);
+	if (program && !crypto_uuid_valid(program))
+		jv_error(errors, "program_id", "must be a UUID");
+	if (status && !one_of(status, submission_statuses))
+		jv_error(errors, "status", "is not a submission status");
+	if (kind && !one_of(kind, submission_kinds))
+		jv_error(errors, "kind", "must be work, bug_report, feedback or session");
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	rc->h = sb;
+	snprintf(limit1, sizeof(limit1), "%d", sb->limit + 1);
+	job = db_job_new(0);
+	db_job_add(job, NULL, SQL_LIST, 6, req_viewer(rc), program, status, kind, cursor,
+	    limit1);
+	req_db(rc, job, submissions_listed);
+}
+
+/* ---- GET /v1/submissions/:id ---- */
+
+static int
+submission_found(struct db_job *job, const PGresult *res, void *arg)
+{
+	FB_UNUSED(job);
+	if (PQntuples(res) != 1)
+		return req_refuse(req_of(arg), 404, "not-found", NULL, "no such submission");
+	return 0;
+}
+
+static void
+submission_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	const PGresult *r = db_job_result(job, 0);
+	json_t *body;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	body = req_viewer(rc) ? repr_submission_artist(r, 0) : repr_submission(r, 0);
+	json_object_set_new(body, "decisions", repr_json(db_job_result(job, 1), 0, 0));
+	json_object_set_new(body, "exhibitions", repr_json(db_job_result(job, 2), 0, 0));
+	reply_json_etag(rc, 200, body);
+}
+
+void
+h_submission_get(struct reqctx *rc)
+{
+	const char *id = req_param_uuid(rc, 0);
+	struct db_job *job;
+
+	if (id == NULL) {
+		reply_problem(rc, 404, "not-found", "no such submission");
+		return;
+	}
+	job = db_job_new(0);
+	db_job_add(job, submission_found, SQL_GET, 2, id, req_viewer(rc));
+	db_job_add(job, NULL, SQL_DECISIONS, 1, id);
+	db_job_add(job, NULL, SQL_EXHIBITIONS, 1, id);
+	req_db(rc, job, submission_read);
+}
+
+/* ---- POST /v1/submissions/:id/withdraw and /exhibit ---- */
+
+static void
+submission_changed(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct submit *sb = rc->h;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	submission_reply(rc, job, sb->result, 200);
+}
+
+static int
+withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct submit *sb = rc->h;
+	json_t *after;
+
+	if (PQntuples(res) != 1)
+		return req_refuse(rc, 404, "not-found", NULL, "no such submission");
+	if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0)
+		return req_refuse(rc, 409, "conflict", NULL,
+		    "only a pending submission can be withdrawn; this one is %s",
+		    PQgetvalue(res, 0, 0));
+	db_job_add(job, NULL, SQL_WITHDRAW, 1, sb->id);
+	after = json_pack("{s:s}", "status", "withdrawn");
+	submission_audit(rc, job, "submission.withdraw", sb->id, after);
+	json_decref(after);
+	sb->result = submission_select(job, sb->id);
+	return 0;
+}
+
+/* Starts a change of one submission: a transaction locking it first. */
+static void
+submission_change(struct reqctx *rc, db_step_fn *locked, req_db_fn *done,
+    const char *owner)
+{
+	const char *id = req_param_uuid(rc, 0);
+	struct submit *sb;
+	struct db_job *job;
+
+	if (id == NULL) {
+		reply_problem(rc, 404, "not-found", "no such submission");
+		return;
+	}
+	sb = arena_alloc(rc->arena, sizeof(*sb));
+	memset(sb, 0, sizeof(*sb));
+	snprintf(sb->id, sizeof(sb->id), "%.36s", id);
+	sb->result = -1;
+	rc->h = sb;
+	job = db_job_new(DB_TX);
+	db_job_add(job, locked, SQL_LOCK, 2, id, owner);
+	req_db(rc, job, done);
+}
+
+void
+h_submission_withdraw(struct reqctx *rc)
+{
+	submission_change(rc, withdraw_locked, submission_changed, rc->user.id);
+}
+
+static int
+exhibition_inserted(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct submit *sb = rc->h;
+	json_t *after;
+
+	if (PQntuples(res) != 1)
+		return req_refuse(rc, 409, "conflict", NULL,
+		    "this submission is already exhibited at this venue");
+	db_job_add(job, NULL, SQL_LEDGER_EXHIBITED, 1, PQgetvalue(res, 0, 0));
+	after = json_pack("{s:s, s:s, s:s}", "exhibition_id", PQgetvalue(res, 0, 0),
+	    "venue", PQgetvalue(res, 0, 2), "starts_at", PQgetvalue(res, 0, 3));
+	submission_audit(rc, job, "submission.exhibit", sb->id, after);
+	json_decref(after);
+	return 0;
+}
+
+static int
+exhibit_locked(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct submit *sb = rc->h;
+	const char *status;
+	char id[CRYPTO_UUID_LEN];
+
+	if (PQntuples(res) != 1)
+		return req_refuse(rc, 404, "not-found", NULL, "no such submission");
+	status = PQgetvalue(res, 0, 0);
+	if (strcmp(status, "approved") != 0 && strcmp(status, "deemed_approved") != 0)
+		return req_refuse(rc, 409, "conflict", NULL,
+		    "only approved work is exhibited; this submission is %s", status);
+	crypto_uuid_new(id);
+	sb->result = db_job_add(job, exhibition_inserted, SQL_EXHIBIT, 5, id, sb->id,
+	    jv_str(rc->body, "venue"), jv_str(rc->body, "starts_at"), rc->user.id);
+	return 0;
+}
+
+static void
+exhibited(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct submit *sb = rc->h;
+	const PGresult *r = db_job_result(job, sb->result);
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_json(rc, 201, json_pack("{s:o, s:o, s:o, s:o, s:o}",
+	    "id", repr_str(r, 0, 0), "submission_id", repr_str(r, 0, 1),
+	    "venue", repr_str(r, 0, 2), "starts_at", repr_str(r, 0, 3),
+	    "created_at", repr_str(r, 0, 4)));
+}
+
+void
+h_submission_exhibit(struct reqctx *rc)
+{
+	json_t *errors = json_array();
+	const char *starts = jv_str(rc->body, "starts_at");
+
+	jv_check(rc->body, exhibit_fields, FB_ARRAY_LEN(exhibit_fields), "", errors);
+	if (starts && !valid_rfc3339(starts))
+		jv_error(errors, "starts_at", "must be an RFC 3339 date-time");
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	submission_change(rc, exhibit_locked, exhibited, NULL);
+}

@@ -1,0 +1,27 @@
+/*
+ * deadlines.h: the review deadlines, enforced.
+ *
+ * Each run deems approved every open submission whose review_due_at has
+ * passed, then sends the one-time review.sla_warning for those past 80% of
+ * their SLA. Rows are taken with FOR UPDATE SKIP LOCKED in batches, each
+ * batch one transaction with its decisions, ledger hook, audit rows and
+ * outbox events, so several workers can run at once and no submission is
+ * handled twice.
+ */
+#ifndef FB_DEADLINES_H
+#define FB_DEADLINES_H
+
+struct db_pool;
+
+struct deadlines_stats {
+	long deemed;
+	long warned;
+	int failures;          /* batches that did not commit */
+};
+
+typedef void deadlines_done_fn(const struct deadlines_stats *stats, void *arg);
+
+/* Starts one run on pool; done is called once it has finished. */
+void deadlines_run(struct db_pool *pool, deadlines_done_fn *done, void *arg);
+
+#endif
