@@ -3,6 +3,7 @@
  *
  *   fairbeta migrate
  *   fairbeta admin create-user --email E --role R --display-name N   (password on stdin)
+ *   fairbeta admin check-ledger
  *   fairbeta version
  */
 #include "fb.h"
@@ -14,6 +15,7 @@
 #include <jansson.h>
 
 #include "admin.h"
+#include "check_ledger.h"
 #include "crypto.h"
 #include "valid.h"
 
@@ -25,6 +27,8 @@ usage(void)
 	    "       fairbeta admin create-user --email EMAIL --role admin|staff|finance|artist"
 	    " --display-name NAME\n"
 	    "                 (the password is read from standard input, or asked for on a terminal)\n"
+	    "       fairbeta admin check-ledger\n"
+	    "                 (exit 0: consistent; 1: violations, one per line; 2: could not check)\n"
 	    "       fairbeta version\n"
 	    "settings: FAIRBETA_DATABASE_URL\n");
 }
@@ -193,6 +197,8 @@ main(int argc, char **argv)
 		return cmd_migrate(argc - 1, argv + 1);
 	if (argc >= 3 && strcmp(argv[1], "admin") == 0 && strcmp(argv[2], "create-user") == 0)
 		return cmd_create_user(argc - 2, argv + 2);
+	if (argc >= 3 && strcmp(argv[1], "admin") == 0 && strcmp(argv[2], "check-ledger") == 0)
+		return cmd_check_ledger(argc - 2, argv + 2);
 	if (argc >= 2 && (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0)) {
 		printf("fairbeta %s\n", FB_VERSION);
 		return 0;

@@ -86,7 +86,7 @@ static const char SQL_DECISION[] =
 	"   on_appeal) VALUES ($1, $2, $3, $4::text[], $5, $6)";
 
 /* The one place a reviewer's approval reaches the ledger. */
-static const char SQL_LEDGER_ACCEPTED[] = "SELECT ledger_on_accepted($1)";
+static const char SQL_LEDGER_ACCEPTED[] = "SELECT ledger_on_accepted($1, $2)";
 
 static const char SQL_APPEAL_LOCK[] =
 	"SELECT s.status, s.decided_at < now() - interval '" APPEAL_WINDOW "',"
@@ -341,7 +341,7 @@ decide_locked(struct db_job *job, const PGresult *res, void *arg)
 	db_job_add(job, NULL, SQL_DECISION, 6, rv->id, outcome, jv_str(b, "reason"), keys_lit,
 	    rc->user.id, appeal ? "true" : "false");
 	if (strcmp(outcome, "approved") == 0)
-		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, 1, rv->id);
+		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, 2, rv->id, rc->log.request_id);
 	after = json_pack("{s:s, s:s, s:s?, s:O?, s:b}", "submission_id", rv->id,
 	    "outcome", outcome, "reason", jv_str(b, "reason"), "clause_keys", keys,
 	    "on_appeal", appeal);

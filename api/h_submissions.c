@@ -125,7 +125,7 @@ static const char SQL_EXHIBIT[] =
 	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
 	" RETURNING id, submission_id, venue, rfc3339(starts_at), rfc3339(created_at)";
 
-static const char SQL_LEDGER_EXHIBITED[] = "SELECT ledger_on_exhibited($1)";
+static const char SQL_LEDGER_EXHIBITED[] = "SELECT ledger_on_exhibited($1, $2)";
 
 struct submit {
 	char id[CRYPTO_UUID_LEN];
@@ -605,7 +605,7 @@ exhibition_inserted(struct db_job *job, const PGresult *res, void *arg)
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "this submission is already exhibited at this venue");
-	db_job_add(job, NULL, SQL_LEDGER_EXHIBITED, 1, PQgetvalue(res, 0, 0));
+	db_job_add(job, NULL, SQL_LEDGER_EXHIBITED, 2, PQgetvalue(res, 0, 0), rc->log.request_id);
 	after = json_pack("{s:s, s:s, s:s}", "exhibition_id", PQgetvalue(res, 0, 0),
 	    "venue", PQgetvalue(res, 0, 2), "starts_at", PQgetvalue(res, 0, 3));
 	submission_audit(rc, job, "submission.exhibit", sb->id, after);

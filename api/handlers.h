@@ -84,6 +84,36 @@ void h_submission_release(struct reqctx *rc);
 void h_submission_decide(struct reqctx *rc);
 void h_submission_appeal(struct reqctx *rc);
 
+/* h_ledger.c */
+void h_ledger_fund(struct reqctx *rc);
+void h_ledger_adjust(struct reqctx *rc);
+void h_ledger_reverse(struct reqctx *rc);
+void h_ledger_accounts(struct reqctx *rc);
+void h_ledger_transactions(struct reqctx *rc);
+void h_ledger_transaction_get(struct reqctx *rc);
+void h_my_balance(struct reqctx *rc);
+void h_my_statement(struct reqctx *rc);
+/*
+ * Replies for a posting the database refused (payable below zero 409,
+ * unbalanced or foreign entries 422, a second reversal 409); false when
+ * st is something else, for the caller to handle.
+ */
+bool ledger_refusal(struct reqctx *rc, struct db_job *job, enum db_status st);
+
+/* h_payouts.c */
+void h_payout_draft(struct reqctx *rc);
+void h_payout_get(struct reqctx *rc);
+void h_payout_approve(struct reqctx *rc);
+void h_payout_item_paid(struct reqctx *rc);
+void h_payout_item_failed(struct reqctx *rc);
+void h_export_payout_batch(struct reqctx *rc);
+
+/* h_transparency.c */
+void h_transparency(struct reqctx *rc);
+
+/* h_exports.c */
+void h_export_ledger(struct reqctx *rc);
+
 /* h_audit.c */
 void h_audit_list(struct reqctx *rc);
 

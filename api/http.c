@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "handlers.h"
 #include "http.h"
+#include "idem.h"
 #include "jsonv.h"
 #include "metrics.h"
 #include "server.h"
@@ -72,28 +73,27 @@ reply_written(struct evhttp_request *req, void *arg)
 	atomic_fetch_sub(&loop->unsent, 1);
 }
 
+/*
+ * A reply is queued, not yet written. A drain must not close the connection
+ * under it, so count it until libevent says it is out (a request whose
+ * client already left is freed by the send instead).
+ */
 static void
-reply_finish(struct reqctx *rc, int status, struct evbuffer *buf)
+reply_count_unsent(struct reqctx *rc)
 {
-	struct evkeyvalq *h = evhttp_request_get_output_headers(rc->req);
+	if (evhttp_request_get_connection(rc->req) != NULL) {
+		atomic_fetch_add(&rc->loop->unsent, 1);
+		evhttp_request_set_on_complete_cb(rc->req, reply_written, rc->loop);
+	}
+}
+
+/* After the send: the access log line, the metrics, and the frees. */
+static void
+reply_done(struct reqctx *rc, int status)
+{
 	int64_t dur = fb_now_us() - rc->started_us;
 	struct loop *loop = rc->loop;
 
-	if (rc->replied)
-		fb_fatal("request %s answered twice", rc->log.request_id);
-	rc->replied = true;
-	rc->status = status;
-	evhttp_add_header(h, "X-Request-Id", rc->log.request_id);
-	/*
-	 * A reply is queued, not yet written. A drain must not close the
-	 * connection under it, so count it until libevent says it is out (a
-	 * request whose client already left is freed by the send instead).
-	 */
-	if (evhttp_request_get_connection(rc->req) != NULL) {
-		atomic_fetch_add(&loop->unsent, 1);
-		evhttp_request_set_on_complete_cb(rc->req, reply_written, loop);
-	}
-	evhttp_send_reply(rc->req, status, status_title(status), buf);
 	if (log_min_level <= LOG_INFO)
 		log_emit(LOG_INFO, &rc->log, json_pack("{s:i, s:f}", "status", status,
 		    "duration_ms", (double)dur / 1000.0), "request");
@@ -101,6 +101,119 @@ reply_finish(struct reqctx *rc, int status, struct evbuffer *buf)
 		metrics_observe(rc->route_index, rc->method, status, dur);
 	rc_free(rc);
 	atomic_fetch_sub(&loop->inflight, 1);
+}
+
+static void
+reply_send(struct reqctx *rc, int status, struct evbuffer *buf)
+{
+	rc->status = status;
+	evhttp_add_header(evhttp_request_get_output_headers(rc->req), "X-Request-Id",
+	    rc->log.request_id);
+	reply_count_unsent(rc);
+	evhttp_send_reply(rc->req, status, status_title(status), buf);
+	reply_done(rc, status);
+}
+
+void
+reply_after_store(struct reqctx *rc, int status, struct evbuffer *buf)
+{
+	reply_send(rc, status, buf);
+}
+
+static void
+reply_finish(struct reqctx *rc, int status, struct evbuffer *buf)
+{
+	if (rc->replied)
+		fb_fatal("request %s answered twice", rc->log.request_id);
+	rc->replied = true;
+	/* under an Idempotency-Key the reply is stored before the client sees it */
+	if (idem_finish(rc, status, buf))
+		return;
+	reply_send(rc, status, buf);
+}
+
+/* ---- streamed replies ---- */
+
+static void
+stream_drained(struct reqctx *rc)
+{
+	req_work_fn *fn = rc->stream.drained;
+
+	rc->stream.drained = NULL;
+	if (fn != NULL)
+		fn(rc);
+}
+
+static void
+stream_chunk_sent(struct evhttp_connection *evcon, void *arg)
+{
+	FB_UNUSED(evcon);
+	stream_drained(arg);
+}
+
+/* The client went away mid-stream: whoever waits for a drain goes on. */
+static void
+stream_closed(struct evhttp_connection *evcon, void *arg)
+{
+	struct reqctx *rc = arg;
+
+	FB_UNUSED(evcon);
+	rc->stream.gone = true;
+	rc->stream.conn = NULL;
+	stream_drained(rc);
+}
+
+void
+reply_stream_begin(struct reqctx *rc, const char *content_type)
+{
+	struct evkeyvalq *h = evhttp_request_get_output_headers(rc->req);
+
+	if (rc->replied)
+		fb_fatal("request %s answered twice", rc->log.request_id);
+	rc->replied = true;
+	rc->status = 200;
+	rc->stream.on = true;
+	evhttp_add_header(h, "X-Request-Id", rc->log.request_id);
+	evhttp_add_header(h, "Content-Type", content_type);
+	evhttp_add_header(h, "Cache-Control", "no-store");
+	rc->stream.conn = evhttp_request_get_connection(rc->req);
+	if (rc->stream.conn == NULL) {
+		rc->stream.gone = true;
+		return;
+	}
+	evhttp_connection_set_closecb(rc->stream.conn, stream_closed, rc);
+	evhttp_send_reply_start(rc->req, 200, "OK");
+}
+
+bool
+reply_stream_chunk(struct reqctx *rc, struct evbuffer *buf, req_work_fn *drained)
+{
+	if (rc->stream.gone || evhttp_request_get_connection(rc->req) == NULL) {
+		rc->stream.gone = true;
+		evbuffer_drain(buf, evbuffer_get_length(buf));
+		return false;
+	}
+	rc->stream.drained = drained;
+	evhttp_send_reply_chunk_with_cb(rc->req, buf, stream_chunk_sent, rc);
+	return true;
+}
+
+void
+reply_stream_end(struct reqctx *rc, bool complete)
+{
+	if (rc->stream.conn != NULL)
+		evhttp_connection_set_closecb(rc->stream.conn, NULL, NULL);
+	if (!rc->stream.gone && evhttp_request_get_connection(rc->req) != NULL) {
+		if (!complete) {
+			/* no terminating chunk: the client sees a cut response */
+			evhttp_connection_free(evhttp_request_get_connection(rc->req));
+			reply_done(rc, 500);
+			return;
+		}
+		reply_count_unsent(rc);
+	}
+	evhttp_send_reply_end(rc->req);
+	reply_done(rc, complete ? 200 : 500);
 }
 
 static void
@@ -114,6 +227,19 @@ reply_body(struct reqctx *rc, int status, const char *ctype, json_t *body)
 		evbuffer_add(buf, s, strlen(s));
 	free(s);
 	evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Content-Type", ctype);
+	reply_finish(rc, status, buf);
+	evbuffer_free(buf);
+}
+
+void
+reply_raw(struct reqctx *rc, int status, const char *content_type, const char *body)
+{
+	struct evbuffer *buf = evbuffer_new();
+
+	evbuffer_add(buf, body, strlen(body));
+	if (content_type[0])
+		evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Content-Type",
+		    content_type);
 	reply_finish(rc, status, buf);
 	evbuffer_free(buf);
 }
@@ -576,6 +702,15 @@ req_run_handler(struct reqctx *rc)
 			return;
 		}
 		}
+	}
+	if (rc->method == M_POST && rc->authed && req_header(rc, "Idempotency-Key") != NULL) {
+		idem_begin(rc, req_header(rc, "Idempotency-Key"));
+		return;
+	}
+	if (rc->route->flags & RT_IDEMPOTENT) {
+		reply_problem(rc, 400, "idempotency-key-required",
+		    "this request moves money: send an Idempotency-Key header");
+		return;
 	}
 	rc->route->handler(rc);
 }

@@ -26,6 +26,10 @@
 #include "router.h"
 
 struct loop;
+struct reqctx;
+
+/* A continuation of a request (after CPU work, or a drained chunk). */
+typedef void req_work_fn(struct reqctx *rc);
 
 struct auth_user {
 	char id[40];
@@ -56,7 +60,18 @@ struct reqctx {
 	int status;
 	bool replied;
 	bool observe;                    /* counted in the request metrics */
+	struct {                         /* a streamed reply (reply_stream_*) */
+		bool on;
+		bool gone;               /* the client closed the connection */
+		req_work_fn *drained;    /* waiting for the client to take a chunk */
+		struct evhttp_connection *conn;
+	} stream;
 	void *h;                         /* the handler's own state (arena) */
+	struct {                         /* Idempotency-Key (idem.c) */
+		char *key;               /* arena; NULL without the header */
+		char hash[65];
+		bool claimed;            /* this request runs under the key */
+	} idem;
 	struct {                         /* why a step refused (req_refuse) */
 		int status;
 		const char *slug;
@@ -70,6 +85,10 @@ void http_dispatch(struct evhttp_request *req, void *loop);
 
 /* ---- replies: each ends the request ---- */
 
+/* For idem.c: sends a reply whose storing under its key has finished. */
+void reply_after_store(struct reqctx *rc, int status, struct evbuffer *buf);
+/* A stored reply sent again as it was (idempotent replays). */
+void reply_raw(struct reqctx *rc, int status, const char *content_type, const char *body);
 /* 2xx/3xx with a JSON body (stolen). */
 void reply_json(struct reqctx *rc, int status, json_t *body);
 /* Same, with an ETag computed from the body (If-None-Match gives 304). */
@@ -93,6 +112,19 @@ void reply_json_tagged(struct reqctx *rc, int status, json_t *body, const char *
  * 500, logging the cause.
  */
 void reply_db_failure(struct reqctx *rc, struct db_job *job, enum db_status st);
+
+/*
+ * Streamed replies (exports), with chunked encoding: begin, any number of
+ * chunks, end. A chunk is handed to libevent only when the client has
+ * taken the previous one, so memory stays flat whatever the size: chunk()
+ * moves buf's contents out and later calls drained(rc), once the client
+ * has read it or has gone. It returns false when the client has gone (then
+ * stop producing and end). end() ends the request; complete false cuts the
+ * response short, so the client sees it is incomplete.
+ */
+void reply_stream_begin(struct reqctx *rc, const char *content_type);
+bool reply_stream_chunk(struct reqctx *rc, struct evbuffer *buf, req_work_fn *drained);
+void reply_stream_end(struct reqctx *rc, bool complete);
 
 /* ---- request helpers ---- */
 
@@ -121,7 +153,6 @@ void req_db(struct reqctx *rc, struct db_job *job, req_db_fn *done);
  * Runs work(rc) on the hashing threads, then done(rc) on this loop. On a
  * full queue it replies 503 itself and returns -1.
  */
-typedef void req_work_fn(struct reqctx *rc);
 int req_offload(struct reqctx *rc, req_work_fn *work, req_work_fn *done);
 
 /* The request a step callback's arg belongs to (jobs sent with req_db). */

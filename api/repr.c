@@ -164,3 +164,9 @@ repr_submission_artist(const PGresult *r, int row)
 {
 	return submission(r, row, false);
 }
+
+json_t *
+repr_row_json(const PGresult *r, int row)
+{
+	return repr_json(r, row, 0);
+}

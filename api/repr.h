@@ -90,4 +90,29 @@ enum { REPR_SUBMISSION_SEQ = 21 };
 json_t *repr_submission(const PGresult *r, int row);
 json_t *repr_submission_artist(const PGresult *r, int row);
 
+/* A ledger transaction with its entries, as one json column. */
+#define REPR_TRANSACTION_JSON(t) \
+	"json_build_object('id', " t ".id, 'program_id', " t ".program_id," \
+	" 'kind', " t ".kind, 'memo', " t ".memo, 'currency', " t ".currency," \
+	" 'reverses', " t ".reverses," \
+	" 'reversed_by', (SELECT rv.id FROM ledger_transactions rv WHERE rv.reverses = " t ".id)," \
+	" 'submission_id', " t ".submission_id, 'created_by', " t ".created_by," \
+	" 'created_at', rfc3339(" t ".created_at)," \
+	" 'entries', (SELECT json_agg(json_build_object('account_id', le.account_id," \
+	"   'account_kind', la.kind, 'owner_id', la.owner_id, 'amount_minor', le.amount_minor," \
+	"   'balance_after_minor', le.balance_after) ORDER BY le.id)" \
+	"   FROM ledger_entries le JOIN ledger_accounts la ON la.id = le.account_id" \
+	"  WHERE le.transaction_id = " t ".id))"
+
+/* A ledger account, as one json column. */
+#define REPR_ACCOUNT_JSON(a) \
+	"json_build_object('id', " a ".id, 'program_id', " a ".program_id, 'kind', " a ".kind," \
+	" 'owner_id', " a ".owner_id, 'currency', " a ".currency," \
+	" 'balance_minor', " a ".balance, 'version', " a ".version," \
+	" 'earned_minor', " a ".earned, 'paid_minor', " a ".paid," \
+	" 'created_at', rfc3339(" a ".created_at))"
+
+/* A list row whose first column is a json object: the object. */
+json_t *repr_row_json(const PGresult *r, int row);
+
 #endif

@@ -27,6 +27,7 @@ enum {
 	RT_BODY = 1 << 0,       /* takes a JSON body (415 for another type) */
 	RT_BODY_OPTIONAL = 1 << 1, /* with RT_BODY: an empty body reads as {} */
 	RT_AUTH_OPTIONAL = 1 << 2, /* ROLE_ANYONE, but a token given is checked */
+	RT_IDEMPOTENT = 1 << 3,    /* POST that requires an Idempotency-Key */
 };
 
 #define ROUTER_MAX_PARAMS 4

@@ -8,6 +8,8 @@
 
 /* Who runs programs: staff, and admins who may do everything. */
 #define STAFFISH (ROLE_ADMIN | ROLE_STAFF)
+/* Who reads the books: finance, and admins who may see everything. */
+#define LEDGER_READERS (ROLE_FINANCE | ROLE_ADMIN)
 
 const struct route routes[] = {
 	/* operations */
@@ -62,6 +64,33 @@ const struct route routes[] = {
 	{ M_POST,   "/v1/submissions/:id/decision", STAFFISH, RT_BODY, h_submission_decide },
 	{ M_POST,   "/v1/submissions/:id/appeal", ROLE_ARTIST, RT_BODY, h_submission_appeal },
 	{ M_POST,   "/v1/submissions/:id/exhibit", STAFFISH, RT_BODY, h_submission_exhibit },
+
+	/* ledger, payouts, exports */
+	{ M_GET,    "/v1/me/balance",        ROLE_ARTIST,  0,       h_my_balance },
+	{ M_GET,    "/v1/me/statement",      ROLE_ARTIST,  0,       h_my_statement },
+	{ M_POST,   "/v1/programs/:id/funding", ROLE_FINANCE, RT_BODY | RT_IDEMPOTENT,
+	                                                            h_ledger_fund },
+	{ M_GET,    "/v1/ledger/accounts",   LEDGER_READERS, 0,     h_ledger_accounts },
+	{ M_GET,    "/v1/ledger/transactions", LEDGER_READERS, 0,   h_ledger_transactions },
+	{ M_POST,   "/v1/ledger/transactions", ROLE_FINANCE, RT_BODY | RT_IDEMPOTENT,
+	                                                            h_ledger_adjust },
+	{ M_GET,    "/v1/ledger/transactions/:id", LEDGER_READERS, 0, h_ledger_transaction_get },
+	{ M_POST,   "/v1/ledger/transactions/:id/reverse", ROLE_FINANCE,
+	                                         RT_BODY | RT_BODY_OPTIONAL, h_ledger_reverse },
+	{ M_POST,   "/v1/programs/:id/payout-batches", ROLE_FINANCE,
+	                                         RT_BODY | RT_BODY_OPTIONAL | RT_IDEMPOTENT,
+	                                                            h_payout_draft },
+	{ M_GET,    "/v1/payout-batches/:id", LEDGER_READERS, 0,    h_payout_get },
+	{ M_POST,   "/v1/payout-batches/:id/approve", ROLE_FINANCE, RT_BODY | RT_BODY_OPTIONAL,
+	                                                            h_payout_approve },
+	{ M_POST,   "/v1/payout-batches/:id/items/:item/paid", ROLE_FINANCE, RT_BODY,
+	                                                            h_payout_item_paid },
+	{ M_POST,   "/v1/payout-batches/:id/items/:item/failed", ROLE_FINANCE, RT_BODY,
+	                                                            h_payout_item_failed },
+	{ M_GET,    "/v1/exports/payout-batches/:id", ROLE_FINANCE, 0, h_export_payout_batch },
+	{ M_GET,    "/v1/exports/ledger",    ROLE_FINANCE, 0,       h_export_ledger },
+	{ M_GET,    "/v1/programs/:id/transparency", ROLE_ANYONE, RT_AUTH_OPTIONAL,
+	                                                            h_transparency },
 
 	/* audit */
 	{ M_GET,    "/v1/audit",             ROLE_ADMIN | ROLE_FINANCE, 0, h_audit_list },

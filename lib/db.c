@@ -31,6 +31,8 @@ struct db_job {
 	db_done_fn *done;
 	void *arg;
 	int64_t enqueued_us;
+	db_row_fn *rows;       /* DB_STREAM: gets the last statement's rows */
+	struct db_conn *conn;  /* while running */
 	char sqlstate[6];
 	char *errmsg;
 	char *constraint;
@@ -69,6 +71,7 @@ struct db_conn {
 	enum job_phase phase;
 	int cur;
 	bool inflight;
+	bool paused;                /* a stream's consumer is full: stop reading */
 	PGresult *pending;
 	enum db_status outcome;     /* what a rollback in progress ends with */
 };
@@ -560,6 +563,8 @@ conn_finish_job(struct db_conn *c, enum db_status st)
 		return;
 	}
 	c->job = NULL;
+	c->paused = false;
+	job->conn = NULL;
 	job_finish(job, st);
 	if (c->pg == NULL)   /* the pool is closing under us */
 		return;
@@ -593,6 +598,9 @@ conn_send_next(struct db_conn *c)
 		struct db_stmt *s = &job->stmts[c->cur];
 
 		conn_send(c, s->sql, s->nparams, s->params);
+		if ((job->flags & DB_STREAM) && c->cur == job->nstmts - 1 && c->inflight &&
+		    !PQsetSingleRowMode(c->pg))
+			conn_defer_break(c);
 	} else if (job->flags & DB_TX) {
 		c->phase = PH_COMMIT;
 		conn_send_simple(c, "COMMIT");
@@ -669,9 +677,16 @@ conn_read(struct db_conn *c)
 	}
 	while ((n = PQnotifies(c->pg)) != NULL)
 		PQfreemem(n);
-	while (c->pg != NULL && c->inflight && !PQisBusy(c->pg)) {
+	while (c->pg != NULL && c->inflight && !c->paused && !PQisBusy(c->pg)) {
 		PGresult *r = PQgetResult(c->pg);
 
+		if (r != NULL && PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
+			/* a streamed row: the consumer may ask us to stop reading */
+			if (c->job->rows(c->job, r, c->job->arg) != 0)
+				c->paused = true;
+			PQclear(r);
+			continue;
+		}
 		if (r == NULL) {
 			PGresult *res = c->pending;
 
@@ -692,7 +707,26 @@ conn_read(struct db_conn *c)
 		conn_broken(c, PQerrorMessage(c->pg));
 		return;
 	}
-	event_add(c->ev_read, NULL);
+	if (!c->paused)      /* paused: the server waits on a full socket */
+		event_add(c->ev_read, NULL);
+}
+
+void
+db_job_set_rows(struct db_job *job, db_row_fn *rows)
+{
+	job->rows = rows;
+	job->flags |= DB_STREAM;
+}
+
+void
+db_job_resume(struct db_job *job)
+{
+	struct db_conn *c = job->conn;
+
+	if (c == NULL || !c->paused)
+		return;
+	c->paused = false;
+	conn_read(c);
 }
 
 static void
@@ -740,6 +774,7 @@ conn_dispatch(struct db_conn *c)
 	queue_arm(c->pool);
 	conn_set_state(c, CONN_BUSY);
 	c->job = job;
+	job->conn = c;
 	c->cur = 0;
 	if (job->flags & DB_TX) {
 		c->phase = PH_BEGIN;

@@ -35,6 +35,7 @@ enum db_status {
 enum {
 	DB_TX = 1 << 0,     /* BEGIN ... COMMIT around the statements */
 	DB_RETRY = 1 << 1,  /* rerun from the start on 40001/40P01 (3 tries) */
+	DB_STREAM = 1 << 2, /* set by db_job_set_rows() */
 };
 
 struct db_pool_opts {
@@ -62,6 +63,17 @@ typedef int db_step_fn(struct db_job *job, const PGresult *res, void *arg);
  * with db_job_result() during the call; the pool frees the job afterwards.
  */
 typedef void db_done_fn(struct db_job *job, enum db_status st, void *arg);
+
+/*
+ * Streaming: the job's last statement runs in single-row mode and each row
+ * goes to rows() as it arrives (the result is valid during the call only).
+ * rows() returns 0 to go on or 1 to pause: the connection then stops
+ * reading, so the server waits and memory stays flat, until
+ * db_job_resume(). A paused job holds its connection: resume it always.
+ */
+typedef int db_row_fn(struct db_job *job, const PGresult *row, void *arg);
+void db_job_set_rows(struct db_job *job, db_row_fn *rows);
+void db_job_resume(struct db_job *job);
 
 struct db_pool *db_pool_new(struct event_base *base, const struct db_pool_opts *o);
 /* Closes connections; jobs still waiting or running end with DB_UNAVAILABLE. */

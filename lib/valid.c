@@ -41,10 +41,19 @@ digits(const char *s, int n)
 	return true;
 }
 
+static int
+days_in_month(int year, int mon)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return mon == 2 && leap ? 29 : days[mon - 1];
+}
+
 bool
 valid_rfc3339(const char *s)
 {
-	int mon, day, hh, mm, ss;
+	int year, mon, day, hh, mm, ss;
 
 	/* 2026-11-25T10:00:00[.frac](Z|+01:00) */
 	if (strlen(s) < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) ||
@@ -52,12 +61,14 @@ valid_rfc3339(const char *s)
 	    !digits(s + 11, 2) || s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' ||
 	    !digits(s + 17, 2))
 		return false;
+	year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 + s[3] - '0';
 	mon = (s[5] - '0') * 10 + s[6] - '0';
 	day = (s[8] - '0') * 10 + s[9] - '0';
 	hh = (s[11] - '0') * 10 + s[12] - '0';
 	mm = (s[14] - '0') * 10 + s[15] - '0';
 	ss = (s[17] - '0') * 10 + s[18] - '0';
-	if (mon < 1 || mon > 12 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+	if (year < 1 || mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) ||
+	    hh > 23 || mm > 59 || ss > 60)
 		return false;
 	s += 19;
 	if (*s == '.') {

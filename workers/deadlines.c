@@ -16,7 +16,7 @@
 #define BATCH 200
 #define BATCH_TEXT "200"
 
-enum dl_state { DL_DEEM, DL_WARN, DL_DONE };
+enum dl_state { DL_DEEM, DL_WARN, DL_PURGE, DL_DONE };
 
 struct run {
 	struct db_pool *pool;
@@ -60,7 +60,7 @@ static const char SQL_DEEM[] =
 
 /* The one place a deemed approval reaches the ledger (ids from SQL_DEEM). */
 static const char SQL_LEDGER_ACCEPTED[] =
-	"SELECT count(ledger_on_accepted(id)) FROM unnest($1::uuid[]) AS id";
+	"SELECT count(ledger_on_accepted(id, $2)) FROM unnest($1::uuid[]) AS id";
 
 static const char SQL_WARN[] =
 	"WITH due AS ("
@@ -86,6 +86,14 @@ static const char SQL_WARN[] =
 	"    FROM warned)"
 	" SELECT count(*) FROM warned";
 
+/* Idempotency keys are kept 24 hours at least; older ones go, in batches. */
+static const char SQL_PURGE[] =
+	"WITH old AS (SELECT user_id, key FROM idempotency_keys"
+	"              WHERE created_at < now() - interval '48 hours'"
+	"              LIMIT " BATCH_TEXT " FOR UPDATE SKIP LOCKED)"
+	" DELETE FROM idempotency_keys k USING old"
+	"  WHERE k.user_id = old.user_id AND k.key = old.key";
+
 static void run_step(struct run *r);
 
 /* Counts the deemed ids and hands them to the ledger in the same transaction. */
@@ -102,7 +110,7 @@ deemed_step(struct db_job *job, const PGresult *res, void *arg)
 			n += *p == ',';
 	r->stats.deemed += n;
 	if (n > 0)
-		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, 1, ids);
+		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, 2, ids, r->request_id);
 	if (n < BATCH)
 		r->state = DL_WARN;
 	return 0;
@@ -117,6 +125,17 @@ warned_step(struct db_job *job, const PGresult *res, void *arg)
 	FB_UNUSED(job);
 	r->stats.warned += n;
 	if (n < BATCH)
+		r->state = DL_PURGE;
+	return 0;
+}
+
+static int
+purged_step(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct run *r = arg;
+
+	FB_UNUSED(job);
+	if (strtol(PQcmdTuples((PGresult *)res), NULL, 10) < BATCH)
 		r->state = DL_DONE;
 	return 0;
 }
@@ -130,7 +149,7 @@ batch_done(struct db_job *job, enum db_status st, void *arg)
 		log_error(NULL, "deadlines: batch failed: %s %s %s", db_status_str(st),
 		    db_job_sqlstate(job), db_job_errmsg(job));
 		r->stats.failures++;
-		r->state = r->state == DL_DEEM ? DL_WARN : DL_DONE;
+		r->state = r->state == DL_DEEM ? DL_WARN : r->state == DL_WARN ? DL_PURGE : DL_DONE;
 	}
 	run_step(r);
 }
@@ -153,8 +172,10 @@ run_step(struct run *r)
 	job = db_job_new(DB_TX | DB_RETRY);
 	if (r->state == DL_DEEM)
 		db_job_add(job, deemed_step, SQL_DEEM, 1, r->request_id);
-	else
+	else if (r->state == DL_WARN)
 		db_job_add(job, warned_step, SQL_WARN, 1, r->request_id);
+	else
+		db_job_add(job, purged_step, SQL_PURGE, 0);
 	st = db_submit(r->pool, job, batch_done, r);
 	if (st != DB_OK) {
 		log_warn(NULL, "deadlines: database %s; trying again next tick", db_status_str(st));

@@ -6,7 +6,8 @@
  * their SLA. Rows are taken with FOR UPDATE SKIP LOCKED in batches, each
  * batch one transaction with its decisions, ledger hook, audit rows and
  * outbox events, so several workers can run at once and no submission is
- * handled twice.
+ * handled twice. Last, Idempotency-Key records past their 24 hours (kept
+ * 48) are deleted.
  */
 #ifndef FB_DEADLINES_H
 #define FB_DEADLINES_H

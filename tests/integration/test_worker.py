@@ -316,3 +316,16 @@ def test_idle_workers_stop_with_status_0(pg, workers):
     time.sleep(0.8)
     assert all(w.running() for w in ws), [w.logtext() for w in ws]
     assert stop_all(ws) == [0, 0]
+
+
+def test_worker_deletes_idempotency_keys_older_than_48_hours_only(api, people, pg, workers):
+    user = people["a"][0]["id"]
+    pg.psql("INSERT INTO idempotency_keys (user_id, key, request_hash, state, status, body,"
+            " created_at, locked_until) VALUES"
+            " ('%s', 'purge-old', 'h', 'done', 201, '{}', now() - interval '49 hours', now()),"
+            " ('%s', 'purge-day', 'h', 'done', 201, '{}', now() - interval '25 hours', now())"
+            % (user, user))
+    workers(1)
+    assert wait_until(lambda: pg.psql("SELECT count(*) FROM idempotency_keys WHERE key ="
+                                      " 'purge-old'") == "0", 5)
+    assert pg.psql("SELECT count(*) FROM idempotency_keys WHERE key = 'purge-day'") == "1"

@@ -90,6 +90,12 @@ suite_valid(void)
 	CHECK(valid_rfc3339("2026-11-25T10:00:00.123456+01:00"));
 	CHECK(!valid_rfc3339("2026-11-25"));
 	CHECK(!valid_rfc3339("2026-13-25T10:00:00Z"));
+	CHECK(!valid_rfc3339("2026-02-29T00:00:00Z"));
+	CHECK(valid_rfc3339("2028-02-29T00:00:00Z"));
+	CHECK(!valid_rfc3339("1900-02-29T00:00:00Z"));
+	CHECK(valid_rfc3339("2000-02-29T00:00:00Z"));
+	CHECK(!valid_rfc3339("2026-04-31T00:00:00Z"));
+	CHECK(!valid_rfc3339("0000-01-01T00:00:00Z"));
 	CHECK(!valid_rfc3339("2026-11-25T10:00:00"));
 	CHECK(!valid_rfc3339("2026-11-25T10:00:00Zjunk"));
 	CHECK(valid_role("finance") && !valid_role("root"));

@@ -1,0 +1,22 @@
+#include "fb.h"
+
+#include "csv.h"
+
+void
+csv_field(struct evbuffer *out, const char *v, bool last)
+{
+	const char *p;
+
+	if (v != NULL && strpbrk(v, ",\"\r\n") != NULL) {
+		evbuffer_add(out, "\"", 1);
+		for (p = v; *p; p++) {
+			if (*p == '"')
+				evbuffer_add(out, "\"", 1);
+			evbuffer_add(out, p, 1);
+		}
+		evbuffer_add(out, "\"", 1);
+	} else if (v != NULL) {
+		evbuffer_add(out, v, strlen(v));
+	}
+	evbuffer_add(out, last ? "\r\n" : ",", last ? 2 : 1);
+}
