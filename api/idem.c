@@ -29,14 +29,14 @@ static const char SQL_CLAIM[] =
 	"          AND k.request_hash = EXCLUDED.request_hash)"
 	"      OR k.created_at < now() - interval '24 hours'"
 	"  RETURNING 1)"
-	" SELECT 'claimed', NULL, NULL, NULL, NULL FROM claim"
+	" SELECT 'claimed', NULL, NULL, NULL, NULL, NULL FROM claim"
 	" UNION ALL"
-	" SELECT state, request_hash, status, content_type, body FROM idempotency_keys"
+	" SELECT state, request_hash, status, content_type, body, etag FROM idempotency_keys"
 	"  WHERE user_id = $1 AND key = $2 AND NOT EXISTS (SELECT 1 FROM claim)";
 
 static const char SQL_STORE[] =
-	"UPDATE idempotency_keys SET state = 'done', status = $3, content_type = $4, body = $5"
-	" WHERE user_id = $1 AND key = $2";
+	"UPDATE idempotency_keys SET state = 'done', status = $3, content_type = $4, body = $5,"
+	"       etag = $6 WHERE user_id = $1 AND key = $2";
 
 static const char SQL_FREE[] =
 	"DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND state = 'in_flight'";
@@ -84,6 +84,8 @@ claimed(struct reqctx *rc, struct db_job *job, enum db_status st)
 		    "a request with this Idempotency-Key is still being processed");
 	} else {
 		req_set_header(rc, "Idempotent-Replayed", "true");
+		if (!PQgetisnull(r, 0, 5))
+			req_set_header(rc, "ETag", PQgetvalue(r, 0, 5));
 		reply_raw(rc, atoi(PQgetvalue(r, 0, 2)), PQgetvalue(r, 0, 3),
 		    PQgetvalue(r, 0, 4));
 	}
@@ -153,12 +155,14 @@ idem_finish(struct reqctx *rc, int status, struct evbuffer *body)
 	if (status >= 500) {
 		db_job_add(job, NULL, SQL_FREE, 2, rc->user.id, rc->idem.key);
 	} else {
-		ctype = evhttp_find_header(evhttp_request_get_output_headers(rc->req),
-		    "Content-Type");
+		struct evkeyvalq *h = evhttp_request_get_output_headers(rc->req);
+
+		ctype = evhttp_find_header(h, "Content-Type");
 		snprintf(code, sizeof(code), "%d", status);
-		db_job_add(job, NULL, SQL_STORE, 5, rc->user.id, rc->idem.key, code,
+		db_job_add(job, NULL, SQL_STORE, 6, rc->user.id, rc->idem.key, code,
 		    ctype ? ctype : "", body ? arena_strndup(rc->arena,
-		    (const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body)) : "");
+		    (const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body)) : "",
+		    evhttp_find_header(h, "ETag"));
 	}
 	p = fb_malloc(sizeof(*p));
 	p->rc = rc;

@@ -4,12 +4,19 @@ PostgreSQL, driven by wrk from a separate process on loopback.
 Figures printed: requests/s and p50/p99 latency for a route that never touches
 the database (/healthz) and for one that does one authenticated query
 (/v1/me), and their ratio: how much of the loop's capacity a database round
-trip costs. Nothing here asserts a number; the output is the measurement."""
+trip costs; postings per second (POST funding, each with its own
+Idempotency-Key: claim, post, store the reply); and a streamed ledger export
+of 1,000,000 entries: rows/s, MB/s and the server's resident memory before
+and at its peak. Nothing here asserts a number; the output is the
+measurement."""
 
+import http.client
+import json
 import os
 import re
 import subprocess
 import sys
+import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "tests", "integration"))
 from harness import Api, Postgres, run_admin  # noqa: E402
@@ -19,11 +26,18 @@ CONNS = os.environ.get("BENCH_CONNECTIONS", "32")
 PASSWORD = "bench password 123"
 
 
-def wrk(url, token=None):
+BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
+EXPORT_TRANSACTIONS = 500000
+
+
+def wrk(url, token=None, script=None, env=None):
     cmd = ["wrk", "-t2", "-c" + CONNS, "-d" + DURATION + "s", "--latency", url]
     if token:
         cmd[1:1] = ["-H", "Authorization: Bearer " + token]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    if script:
+        cmd[1:1] = ["-s", os.path.join(BENCH_DIR, script)]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                         env=dict(os.environ, **(env or {}))).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     lat = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", out, re.M))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -48,10 +62,69 @@ def main():
         for name, r in (("GET /healthz (no database)", h), ("GET /v1/me (1 query)", m)):
             print("  %-28s %10.0f req/s   p50 %8s   p99 %8s   non-2xx %d" % (name, *r))
         print("  ratio /v1/me : /healthz       %10.2f" % (m[0] / h[0]))
+        finance = api.create_user(token, "finance")[1]
+        program = api.request("POST", "/v1/programs", {
+            "slug": "bench", "name": "Bench", "currency": "EUR", "capacity": 10,
+            "review_sla_hours": 24}, token=token).json["id"]
+        f = wrk(base + "/", script="funding.lua",
+                env={"BENCH_PROGRAM": program, "BENCH_TOKEN": finance})
+        print("  %-28s %10.0f req/s   p50 %8s   p99 %8s   non-2xx %d"
+              % ("POST funding (1 posting)", *f))
+        print("  check-ledger after it:       %s"
+              % run_admin(db.url, "admin", "check-ledger").stdout.strip())
+        export(db, api, token, finance)
     finally:
         if api:
             api.stop()
         db.destroy()
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+
+
+def export(db, api, token, finance):
+    """A million entries (set-based SQL, as tests/integration/test_exports.py
+    loads them), then one streamed CSV export read as fast as possible."""
+    program = api.request("POST", "/v1/programs", {
+        "slug": "bench-export", "name": "Bench export", "currency": "EUR", "capacity": 10,
+        "review_sla_hours": 24}, token=token).json["id"]
+    accounts = [db.psql("SELECT ledger_account('%s', '%s', NULL)" % (program, k))
+                for k in ("cash", "funding")]
+    db.psql("""
+        SET session_replication_role = replica;
+        CREATE TEMP TABLE bulk ON COMMIT DROP AS
+          SELECT gen_random_uuid() AS id, g AS rn FROM generate_series(1, {n}) g;
+        INSERT INTO ledger_transactions (id, program_id, kind, memo, currency, request_id)
+          SELECT id, '{p}', 'funding', 'bulk', 'EUR', 'bench' FROM bulk ORDER BY rn;
+        INSERT INTO ledger_entries (transaction_id, account_id, amount_minor, balance_after,
+                                    account_version)
+          SELECT b.id, x.a, x.amt, b.rn, b.rn FROM bulk b
+          CROSS JOIN (VALUES (1, '{c}'::uuid, 1::bigint), (2, '{f}'::uuid, -1::bigint))
+                     x(side, a, amt) ORDER BY b.rn, x.side;
+        UPDATE ledger_accounts SET balance = {n}, version = {n} WHERE id IN ('{c}', '{f}');
+    """.format(n=EXPORT_TRANSACTIONS, p=program, c=accounts[0], f=accounts[1]))
+    before = rss_kib(api.proc.pid)
+    peak, size, rows = before, 0, 0
+    t0 = time.monotonic()
+    conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=120)
+    conn.request("GET", "/v1/exports/ledger?format=csv&program_id=" + program,
+                 headers={"Authorization": "Bearer " + finance})
+    resp = conn.getresponse()
+    while True:
+        chunk = resp.read(1 << 20)
+        if not chunk:
+            break
+        size += len(chunk)
+        rows += chunk.count(b"\n")
+        peak = max(peak, rss_kib(api.proc.pid))
+    secs = time.monotonic() - t0
+    conn.close()
+    print("  %-28s %10.0f rows/s  %6.1f MB/s  %d rows in %.2f s" %
+          ("GET /v1/exports/ledger (csv)", (rows - 1) / secs, size / secs / 1e6, rows - 1, secs))
+    print("  server RSS                   %10.1f MiB before, %.1f MiB at the peak" %
+          (before / 1024, peak / 1024))
 
 
 if __name__ == "__main__":

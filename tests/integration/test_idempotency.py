@@ -298,3 +298,17 @@ def test_a_5xx_response_is_not_stored_and_frees_the_key(api, pg, prog, f1):
             holder.terminate()
             holder.wait(5)
         impatient.stop()
+
+
+def test_a_replayed_creation_carries_the_first_etag(api, pg, staff):
+    key = new_key("program")
+    body = program_body()
+    first = api.request("POST", "/v1/programs", body, token=staff,
+                        headers={"Idempotency-Key": key})
+    assert first.status == 201, first
+    assert first.header("ETag") == '"v1"'
+    again = api.request("POST", "/v1/programs", body, token=staff,
+                        headers={"Idempotency-Key": key})
+    assert_replay_of(again, first)
+    assert again.header("ETag") == first.header("ETag")
+    assert pg.psql("SELECT count(*) FROM programs WHERE slug = '%s'" % body["slug"]) == "1"
