@@ -26,8 +26,9 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
 API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/openapi.o
 ADM_OBJ := $(ADM_SRC:%.c=$(BUILD)/obj/%.o)
 WRK_OBJ := $(WRK_SRC:%.c=$(BUILD)/obj/%.o)
-# the unit tests link every api module except main
-UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(filter-out $(BUILD)/obj/api/main.o,$(API_OBJ))
+# the unit tests link every api and worker module except the mains
+UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(filter-out $(BUILD)/obj/api/main.o,$(API_OBJ)) \
+            $(filter-out $(BUILD)/obj/workers/main.o,$(WRK_OBJ))
 
 BINS := $(BUILD)/fairbeta-api $(BUILD)/fairbeta-worker $(BUILD)/fairbeta
 

@@ -183,8 +183,8 @@ drafted(struct db_job *job, const PGresult *res, void *arg)
 		return req_refuse(rc, 409, "nothing-to-pay", NULL,
 		    "no artist in this program is owed the minimum amount");
 	payout_audit(rc, job, "payout.draft", "payout_batch", p->id,
-	    json_pack("{s:s, s:s, s:s}", "program_id", req_param(rc, 0),
-	    "total_minor", PQgetvalue(res, 0, 0), "items", PQgetvalue(res, 0, 1)));
+	    json_pack("{s:s, s:o, s:o}", "program_id", req_param(rc, 0),
+	    "total_minor", repr_int(res, 0, 0), "items", repr_int(res, 0, 1)));
 	return 0;
 }
 
@@ -291,9 +291,9 @@ approve_locked(struct db_job *job, const PGresult *res, void *arg)
 		    cash, total);
 	db_job_add(job, NULL, SQL_POST_ITEMS, 3, p->id, rc->user.id, rc->log.request_id);
 	db_job_add(job, NULL, SQL_APPROVED, 2, p->id, rc->user.id);
-	after = json_pack("{s:s, s:s, s:s, s:s}", "batch_id", p->id,
-	    "program_id", PQgetvalue(res, 0, 2), "total_minor", PQgetvalue(res, 0, 3),
-	    "items", PQgetvalue(res, 0, 5));
+	after = json_pack("{s:s, s:s, s:o, s:o}", "batch_id", p->id,
+	    "program_id", PQgetvalue(res, 0, 2), "total_minor", repr_int(res, 0, 3),
+	    "items", repr_int(res, 0, 5));
 	outbox_add(job, "payout.approved", PQgetvalue(res, 0, 2), "payout_batch", p->id, after,
 	    rc->log.request_id);
 	payout_audit(rc, job, "payout.approve", "payout_batch", p->id, after);
@@ -340,9 +340,9 @@ item_locked(struct db_job *job, const PGresult *res, void *arg)
 	else
 		db_job_add(job, NULL, SQL_ITEM_FAILED, 5, p->item, jv_str(rc->body, "reason"),
 		    PQgetvalue(res, 0, 1), rc->user.id, rc->log.request_id);
-	after = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s?}", "batch_id", p->id,
+	after = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:s?}", "batch_id", p->id,
 	    "item_id", p->item, "program_id", PQgetvalue(res, 0, 1),
-	    "artist_id", PQgetvalue(res, 0, 2), "amount_minor", PQgetvalue(res, 0, 3),
+	    "artist_id", PQgetvalue(res, 0, 2), "amount_minor", repr_int(res, 0, 3),
 	    "external_ref", jv_str(rc->body, "external_ref"),
 	    "reason", jv_str(rc->body, "reason"));
 	outbox_add(job, event, PQgetvalue(res, 0, 1), "payout_item", p->item, after,

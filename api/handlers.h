@@ -114,6 +114,13 @@ void h_transparency(struct reqctx *rc);
 /* h_exports.c */
 void h_export_ledger(struct reqctx *rc);
 
+/* h_notifications.c */
+void h_prefs_get(struct reqctx *rc);
+void h_prefs_put(struct reqctx *rc);
+void h_webhook_create(struct reqctx *rc);
+void h_deliveries_list(struct reqctx *rc);
+void h_delivery_retry(struct reqctx *rc);
+
 /* h_audit.c */
 void h_audit_list(struct reqctx *rc);
 

@@ -92,6 +92,14 @@ const struct route routes[] = {
 	{ M_GET,    "/v1/programs/:id/transparency", ROLE_ANYONE, RT_AUTH_OPTIONAL,
 	                                                            h_transparency },
 
+	/* notifications */
+	{ M_GET,    "/v1/me/notification-preferences", ROLE_ANY, 0, h_prefs_get },
+	{ M_PUT,    "/v1/me/notification-preferences", ROLE_ANY, RT_BODY, h_prefs_put },
+	{ M_POST,   "/v1/webhooks",          STAFFISH,     RT_BODY, h_webhook_create },
+	{ M_GET,    "/v1/webhooks/:id/deliveries", STAFFISH, 0,     h_deliveries_list },
+	{ M_POST,   "/v1/webhooks/:id/deliveries/:d/retry", STAFFISH,
+	                                         RT_BODY | RT_BODY_OPTIONAL, h_delivery_retry },
+
 	/* audit */
 	{ M_GET,    "/v1/audit",             ROLE_ADMIN | ROLE_FINANCE, 0, h_audit_list },
 };

@@ -39,6 +39,16 @@ static const struct cfg_entry cfg_table[] = {
 	{ "FAIRBETA_HASH_QUEUE",    CFG_LONG,  S(hash_queue),     "256", 1, 100000, false },
 	{ "FAIRBETA_CLAIM_LEASE_S", CFG_LONG,  S(claim_lease_s),  "900", 1, 86400, false },
 	{ "FAIRBETA_WORKER_TICK_MS", CFG_LONG, S(worker_tick_ms), "5000", 50, 60000, false },
+	{ "FAIRBETA_SMTP_URL",      CFG_STR,   S(smtp_url),       "", 0, 0, true },
+	{ "FAIRBETA_SMTP_USER",     CFG_STR,   S(smtp_user),      "", 0, 0, false },
+	{ "FAIRBETA_SMTP_PASSWORD", CFG_STR,   S(smtp_password),  "", 0, 0, true },
+	{ "FAIRBETA_MAIL_FROM",     CFG_STR,   S(mail_from),      "fairbeta@localhost", 0, 0, false },
+	{ "FAIRBETA_WEBHOOK_ALLOW_PRIVATE", CFG_LONG, S(webhook_allow_private), "0", 0, 1, false },
+	{ "FAIRBETA_DELIVERY_MAX_ATTEMPTS", CFG_LONG, S(delivery_max_attempts), "8", 1, 100, false },
+	{ "FAIRBETA_DELIVERY_BACKOFF_MS", CFG_LONG, S(delivery_backoff_ms), "2000", 10, 3600000, false },
+	{ "FAIRBETA_DELIVERY_TIMEOUT_S", CFG_LONG, S(delivery_timeout_s), "10", 1, 300, false },
+	{ "FAIRBETA_DELIVERY_LEASE_S", CFG_LONG, S(delivery_lease_s), "60", 1, 3600, false },
+	{ "FAIRBETA_DELIVERY_CONCURRENCY", CFG_LONG, S(delivery_concurrency), "16", 1, 256, false },
 };
 
 #undef S
@@ -177,7 +187,12 @@ config_to_json(const struct config *cfg)
 			json_object_set_new(o, e->env, json_integer(*(const long *)base));
 		} else {
 			const char *s = *(char *const *)base;
-			char *m = e->secret ? config_mask_url(s) : fb_strdup(s);
+			char *m;
+
+			if (e->secret && strstr(e->env, "PASSWORD") != NULL)
+				m = fb_strdup(s[0] ? "***" : "");
+			else
+				m = e->secret ? config_mask_url(s) : fb_strdup(s);
 
 			json_object_set_new(o, e->env, json_string(m));
 			free(m);

@@ -33,6 +33,16 @@ struct config {
 	long hash_queue;            /* pending hash jobs before 503 */
 	long claim_lease_s;         /* how long a review claim lasts */
 	long worker_tick_ms;        /* how often the worker looks for due work */
+	char *smtp_url;             /* "" logs mail instead of sending it */
+	char *smtp_user;
+	char *smtp_password;
+	char *mail_from;
+	long webhook_allow_private; /* 1: webhooks may point at private addresses */
+	long delivery_max_attempts; /* then a delivery is dead */
+	long delivery_backoff_ms;   /* first retry delay; doubles each attempt */
+	long delivery_timeout_s;    /* per SMTP or HTTP attempt */
+	long delivery_lease_s;      /* an in-flight delivery of a dead worker is retried after */
+	long delivery_concurrency;  /* deliveries in flight per worker */
 };
 
 /* Fills cfg from the environment. Returns 0, or -1 with err naming the

@@ -86,6 +86,8 @@ struct db_pool {
 	struct event *ev_queue;
 	atomic_int n_ready, n_in_use, n_waiting;
 	bool closing;
+	db_notify_fn *on_notify;
+	void *notify_arg;
 };
 
 static void conn_start(struct db_conn *c);
@@ -675,8 +677,11 @@ conn_read(struct db_conn *c)
 		conn_broken(c, PQerrorMessage(c->pg));
 		return;
 	}
-	while ((n = PQnotifies(c->pg)) != NULL)
+	while ((n = PQnotifies(c->pg)) != NULL) {
+		if (c->pool->on_notify != NULL)
+			c->pool->on_notify(n->relname, c->pool->notify_arg);
 		PQfreemem(n);
+	}
 	while (c->pg != NULL && c->inflight && !c->paused && !PQisBusy(c->pg)) {
 		PGresult *r = PQgetResult(c->pg);
 
@@ -709,6 +714,13 @@ conn_read(struct db_conn *c)
 	}
 	if (!c->paused)      /* paused: the server waits on a full socket */
 		event_add(c->ev_read, NULL);
+}
+
+void
+db_pool_on_notify(struct db_pool *pool, db_notify_fn *fn, void *arg)
+{
+	pool->on_notify = fn;
+	pool->notify_arg = arg;
 }
 
 void

@@ -75,6 +75,14 @@ typedef int db_row_fn(struct db_job *job, const PGresult *row, void *arg);
 void db_job_set_rows(struct db_job *job, db_row_fn *rows);
 void db_job_resume(struct db_job *job);
 
+/*
+ * NOTIFY: fn(channel, arg) for every notification any of the pool's
+ * connections receives (after a job has run LISTEN on it). A connection
+ * that is replaced forgets its LISTEN: run it again from time to time.
+ */
+typedef void db_notify_fn(const char *channel, void *arg);
+void db_pool_on_notify(struct db_pool *pool, db_notify_fn *fn, void *arg);
+
 struct db_pool *db_pool_new(struct event_base *base, const struct db_pool_opts *o);
 /* Closes connections; jobs still waiting or running end with DB_UNAVAILABLE. */
 void db_pool_free(struct db_pool *pool);

@@ -227,3 +227,147 @@ class Worker:
             self.proc.kill()
             self.proc.wait()
             raise
+
+
+# ---- notification sinks (issue 6): a real SMTP server and a real HTTP receiver ----
+
+import email
+import email.policy
+import http.server
+import threading
+
+
+class SmtpSink:
+    """A real SMTP server (Debian's python3-aiosmtpd) on 127.0.0.1 and a free
+    port that keeps every message it is given: envelope sender, envelope
+    recipients and the raw message bytes."""
+
+    def __init__(self, port=None):
+        self.port = port or free_port()
+        self.url = "smtp://127.0.0.1:%d" % self.port
+        self._lock = threading.Lock()
+        self._messages = []
+        self._controller = None
+
+    def start(self):
+        from aiosmtpd.controller import Controller
+
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                content = envelope.original_content or envelope.content
+                if isinstance(content, str):
+                    content = content.encode("utf-8", "surrogateescape")
+                with sink._lock:
+                    sink._messages.append({
+                        "at": time.monotonic(),
+                        "mail_from": envelope.mail_from,
+                        "rcpt_tos": list(envelope.rcpt_tos),
+                        "raw": content,
+                    })
+                return "250 Message accepted for delivery"
+
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                      enable_SMTPUTF8=True)
+        self._controller.start()
+        return self
+
+    def stop(self):
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
+
+    def messages(self):
+        """Every message so far, each with `msg` (parsed by Python's email
+        package) added: [{"at", "mail_from", "rcpt_tos", "raw", "msg"}]."""
+        with self._lock:
+            got = list(self._messages)
+        out = []
+        for m in got:
+            m = dict(m)
+            m["msg"] = email.message_from_bytes(m["raw"], policy=email.policy.default)
+            out.append(m)
+        return out
+
+    def count(self):
+        with self._lock:
+            return len(self._messages)
+
+    def to(self, address, since=0):
+        """Messages (from index `since`) whose envelope names this recipient."""
+        address = address.lower()
+        return [m for m in self.messages()[since:]
+                if address in [r.lower() for r in m["rcpt_tos"]]]
+
+
+class WebhookReceiver:
+    """A real HTTP server (http.server in a thread) that records every request:
+    {"at", "method", "path", "headers" (lower-case names), "body", "status"}.
+    It answers the statuses in `plan` first (one per request), then `default`;
+    `delay` seconds of sleep before each answer."""
+
+    def __init__(self, port=None, plan=(), default=200, delay=0.0):
+        self.port = port or free_port()
+        self.url = "http://127.0.0.1:%d/hooks/fairbeta" % self.port
+        self.plan = list(plan)
+        self.default = default
+        self.delay = delay
+        self._lock = threading.Lock()
+        self._requests = []
+        self._server = None
+        self._thread = None
+
+    def start(self):
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                with receiver._lock:
+                    status = receiver.plan.pop(0) if receiver.plan else receiver.default
+                    receiver._requests.append({
+                        "at": time.monotonic(), "method": self.command, "path": self.path,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                        "body": body, "status": status})
+                    delay = receiver.delay
+                if delay:
+                    time.sleep(delay)
+                out = b'{"ok": true}' if 200 <= status < 300 else b'{"ok": false}'
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                except OSError:
+                    pass          # the sender went away (e.g. it was killed)
+
+            do_POST = _handle
+            do_PUT = _handle
+            do_GET = _handle
+
+        class Server(http.server.ThreadingHTTPServer):
+            allow_reuse_address = True
+            daemon_threads = True
+
+        self._server = Server(("127.0.0.1", self.port), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def requests(self):
+        with self._lock:
+            return list(self._requests)

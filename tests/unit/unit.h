@@ -27,5 +27,6 @@ void suite_arena(void);
 void suite_programs(void);
 void suite_jv_repeats(void);
 void suite_jv_check_items(void);
+void suite_notify(void);
 
 #endif

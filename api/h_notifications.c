@@ -1,0 +1,364 @@
+/*
+ * h_notifications.c: email preferences, webhook endpoints and their
+ * deliveries. The sending itself is fairbeta-worker's (workers/notify.c).
+ */
+#include "fb.h"
+
+#include <sodium.h>
+
+#include "audit.h"
+#include "crypto.h"
+#include "events.h"
+#include "handlers.h"
+#include "jsonv.h"
+#include "repr.h"
+#include "server.h"
+#include "urlcheck.h"
+
+#define SECRET_BYTES 32
+
+static const struct jv_field prefs_fields[] = {
+	{ "email", JV_OBJECT, JV_REQUIRED, 0, 0, NULL },
+};
+
+static const struct jv_field webhook_fields[] = {
+	{ "program_id", JV_STRING, JV_REQUIRED, 36, 36, NULL },
+	{ "url",        JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 2048, NULL },
+	{ "events",     JV_ARRAY,  JV_REQUIRED, 1, 11, NULL },
+};
+
+static const char SQL_PREFS[] =
+	"SELECT coalesce(json_object_agg(event_type, email), '{}')"
+	"  FROM notification_preferences WHERE user_id = $1";
+
+static const char SQL_PREF_SET[] =
+	"INSERT INTO notification_preferences (user_id, event_type, email)"
+	" SELECT $1, k, v::boolean FROM unnest($2::text[], $3::text[]) AS u (k, v)"
+	" ON CONFLICT (user_id, event_type)"
+	" DO UPDATE SET email = EXCLUDED.email, updated_at = now()";
+
+static const char SQL_WEBHOOK_INSERT[] =
+	"INSERT INTO webhooks (id, program_id, url, events, secret, created_by)"
+	" SELECT $1, p.id, $2, $3::text[], $4, $5 FROM programs p WHERE p.id = $6"
+	" RETURNING id, program_id, url, to_json(events), rfc3339(created_at)";
+
+#define DELIVERY_JSON \
+	"json_build_object('id', d.id, 'event_id', d.event_id, 'event_type', o.event_type," \
+	" 'status', d.status, 'attempts', d.attempts, 'last_status', d.last_status," \
+	" 'last_error', d.last_error, 'next_attempt_at', rfc3339(d.next_attempt_at)," \
+	" 'created_at', rfc3339(d.created_at), 'delivered_at', rfc3339(d.delivered_at))"
+
+static const char SQL_WEBHOOK_EXISTS[] = "SELECT 1 FROM webhooks WHERE id = $1";
+
+static const char SQL_DELIVERIES[] =
+	"SELECT " DELIVERY_JSON ", d.seq FROM deliveries d JOIN outbox o ON o.event_id = d.event_id"
+	" WHERE d.webhook_id = $1 AND ($2::text IS NULL OR d.status = $2)"
+	"   AND ($3::bigint IS NULL OR d.seq < $3) ORDER BY d.seq DESC LIMIT $4";
+
+static const char SQL_DELIVERY_LOCK[] =
+	"SELECT status FROM deliveries WHERE id = $2 AND webhook_id = $1 FOR UPDATE";
+
+static const char SQL_DELIVERY_RETRY[] =
+	"UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),"
+	"       locked_until = NULL WHERE id = $1";
+
+static const char SQL_DELIVERY_GET[] =
+	"SELECT " DELIVERY_JSON " FROM deliveries d JOIN outbox o ON o.event_id = d.event_id"
+	" WHERE d.id = $1";
+
+static const char SQL_NOTIFY[] = "SELECT pg_notify('fairbeta_outbox', '')";
+
+struct notif {
+	int result;
+	int limit;
+	char secret[64];
+};
+
+/* ---- GET/PUT /v1/me/notification-preferences ---- */
+
+static void
+prefs_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct notif *n = rc->h;
+	json_t *stored, *email;
+	const char *const *t;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	stored = repr_json(db_job_result(job, n->result), 0, 0);
+	email = json_object();
+	for (t = event_types; *t; t++) {
+		json_t *v = json_object_get(stored, *t);
+
+		json_object_set_new(email, *t, json_boolean(v == NULL || json_is_true(v)));
+	}
+	json_decref(stored);
+	reply_json_etag(rc, 200, json_pack("{s:o}", "email", email));
+}
+
+static struct notif *
+notif_new(struct reqctx *rc)
+{
+	struct notif *n = arena_alloc(rc->arena, sizeof(*n));
+
+	memset(n, 0, sizeof(*n));
+	n->result = -1;
+	rc->h = n;
+	return n;
+}
+
+void
+h_prefs_get(struct reqctx *rc)
+{
+	struct notif *n = notif_new(rc);
+	struct db_job *job = db_job_new(0);
+
+	n->result = db_job_add(job, NULL, SQL_PREFS, 1, rc->user.id);
+	req_db(rc, job, prefs_read);
+}
+
+void
+h_prefs_put(struct reqctx *rc)
+{
+	const json_t *email = json_object_get(rc->body, "email"), *v;
+	json_t *errors = json_array();
+	char *keys = arena_strdup(rc->arena, "{"), *vals = arena_strdup(rc->arena, "{");
+	const char *k;
+	struct notif *n;
+	struct db_job *job;
+	int i = 0;
+
+	jv_check(rc->body, prefs_fields, FB_ARRAY_LEN(prefs_fields), "", errors);
+	json_object_foreach((json_t *)email, k, v) {
+		char *field = arena_printf(rc->arena, "email.%s", k);
+
+		if (!event_type_known(k))
+			jv_error(errors, field, "is not an event type");
+		else if (!json_is_boolean(v))
+			jv_error(errors, field, "must be true or false");
+		else {
+			keys = arena_printf(rc->arena, "%s%s%s", keys, i ? "," : "", k);
+			vals = arena_printf(rc->arena, "%s%s%s", vals, i ? "," : "",
+			    json_is_true(v) ? "true" : "false");
+			i++;
+		}
+	}
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	n = notif_new(rc);
+	job = db_job_new(DB_TX);
+	db_job_add(job, NULL, SQL_PREF_SET, 3, rc->user.id, arena_printf(rc->arena, "%s}", keys),
+	    arena_printf(rc->arena, "%s}", vals));
+	audit_add(job, &(struct audit_entry){
+		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
+		.action = "notification_preferences.update", .entity_type = "user",
+		.entity_id = rc->user.id, .after = rc->body, .request_id = rc->log.request_id,
+	});
+	n->result = db_job_add(job, NULL, SQL_PREFS, 1, rc->user.id);
+	req_db(rc, job, prefs_read);
+}
+
+/* ---- POST /v1/webhooks ---- */
+
+static int
+webhook_inserted(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	json_t *after;
+
+	if (PQntuples(res) != 1)
+		return req_refuse(rc, 404, "not-found", NULL, "no such program");
+	after = json_pack("{s:o, s:o, s:o}", "program_id", repr_str(res, 0, 1),
+	    "url", repr_str(res, 0, 2), "events", repr_json(res, 0, 3));
+	audit_add(job, &(struct audit_entry){
+		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
+		.action = "webhook.create", .entity_type = "webhook",
+		.entity_id = PQgetvalue(res, 0, 0), .after = after,
+		.request_id = rc->log.request_id,
+	});
+	json_decref(after);
+	return 0;
+}
+
+static void
+webhook_created(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct notif *n = rc->h;
+	const PGresult *r = db_job_result(job, 0);
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	req_set_header(rc, "Cache-Control", "no-store");
+	reply_json(rc, 201, json_pack("{s:o, s:o, s:o, s:o, s:s, s:o}",
+	    "id", repr_str(r, 0, 0), "program_id", repr_str(r, 0, 1), "url", repr_str(r, 0, 2),
+	    "events", repr_json(r, 0, 3), "secret", n->secret, "created_at", repr_str(r, 0, 4)));
+	sodium_memzero(n->secret, sizeof(n->secret));
+}
+
+void
+h_webhook_create(struct reqctx *rc)
+{
+	const json_t *b = rc->body, *events = json_object_get(b, "events"), *e;
+	const char *program = jv_str(b, "program_id"), *url = jv_str(b, "url"), *why;
+	json_t *errors = json_array();
+	unsigned char key[SECRET_BYTES];
+	char id[CRYPTO_UUID_LEN], *list = arena_strdup(rc->arena, "{"), field[32];
+	struct notif *n;
+	struct db_job *job;
+	size_t i;
+
+	jv_check(b, webhook_fields, FB_ARRAY_LEN(webhook_fields), "", errors);
+	if (program && !crypto_uuid_valid(program))
+		jv_error(errors, "program_id", "must be a UUID");
+	if (url && (why = urlcheck_webhook(url,
+	    rc->loop->srv->cfg->webhook_allow_private != 0)) != NULL)
+		jv_error(errors, "url", why);
+	json_array_foreach(events, i, e) {
+		snprintf(field, sizeof(field), "events[%zu]", i);
+		if (!json_is_string(e) || !event_type_known(json_string_value(e)))
+			jv_error(errors, field, "is not an event type");
+		else if (jv_repeats(events, i, NULL))
+			jv_error(errors, field, "is listed twice");
+		else
+			list = arena_printf(rc->arena, "%s%s%s", list, i ? "," : "",
+			    json_string_value(e));
+	}
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	n = notif_new(rc);
+	randombytes_buf(key, sizeof(key));
+	memcpy(n->secret, "whsec_", 6);
+	sodium_bin2base64(n->secret + 6, sizeof(n->secret) - 6, key, sizeof(key),
+	    sodium_base64_VARIANT_ORIGINAL);
+	sodium_memzero(key, sizeof(key));
+	crypto_uuid_new(id);
+	job = db_job_new(DB_TX);
+	db_job_add(job, webhook_inserted, SQL_WEBHOOK_INSERT, 6, id, url,
+	    arena_printf(rc->arena, "%s}", list), n->secret, rc->user.id, program);
+	req_db(rc, job, webhook_created);
+}
+
+/* ---- GET /v1/webhooks/:id/deliveries ---- */
+
+static int
+webhook_found(struct db_job *job, const PGresult *res, void *arg)
+{
+	FB_UNUSED(job);
+	if (PQntuples(res) != 1)
+		return req_refuse(req_of(arg), 404, "not-found", NULL, "no such webhook");
+	return 0;
+}
+
+static void
+deliveries_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct notif *n = rc->h;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_list(rc, job, 1, n->limit, 1, repr_row_json);
+}
+
+void
+h_deliveries_list(struct reqctx *rc)
+{
+	static const char *const known[] = { "status", "limit", "cursor", NULL };
+	static const char *const statuses[] = { "pending", "in_flight", "delivered", "dead", NULL };
+	const char *id = req_param_uuid(rc, 0), *status = req_query(rc, "status");
+	const char *const *s;
+	json_t *errors;
+	struct notif *n;
+	char *cursor, limit1[16];
+	struct db_job *job;
+
+	if (id == NULL) {
+		reply_problem(rc, 404, "not-found", "no such webhook");
+		return;
+	}
+	n = notif_new(rc);
+	errors = json_array();
+	list_check_query(rc, known, errors);
+	list_params(rc, &n->limit, &cursor, errors);
+	for (s = statuses; status && *s && strcmp(*s, status) != 0; s++)
+		;
+	if (status && *s == NULL)
+		jv_error(errors, "status", "must be pending, in_flight, delivered or dead");
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return;
+	}
+	json_decref(errors);
+	snprintf(limit1, sizeof(limit1), "%d", n->limit + 1);
+	job = db_job_new(0);
+	db_job_add(job, webhook_found, SQL_WEBHOOK_EXISTS, 1, id);
+	db_job_add(job, NULL, SQL_DELIVERIES, 4, id, status, cursor, limit1);
+	req_db(rc, job, deliveries_listed);
+}
+
+/* ---- POST /v1/webhooks/:id/deliveries/:d/retry ---- */
+
+static int
+delivery_locked(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct notif *n = rc->h;
+	const char *d = req_param(rc, 1);
+	json_t *after;
+
+	if (PQntuples(res) != 1)
+		return req_refuse(rc, 404, "not-found", NULL, "no such delivery");
+	if (strcmp(PQgetvalue(res, 0, 0), "dead") != 0)
+		return req_refuse(rc, 409, "conflict", NULL,
+		    "only a dead delivery is retried; this one is %s", PQgetvalue(res, 0, 0));
+	db_job_add(job, NULL, SQL_DELIVERY_RETRY, 1, d);
+	db_job_add(job, NULL, SQL_NOTIFY, 0);
+	after = json_pack("{s:s}", "status", "pending");
+	audit_add(job, &(struct audit_entry){
+		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
+		.action = "delivery.retry", .entity_type = "delivery", .entity_id = d,
+		.after = after, .request_id = rc->log.request_id,
+	});
+	json_decref(after);
+	n->result = db_job_add(job, NULL, SQL_DELIVERY_GET, 1, d);
+	return 0;
+}
+
+static void
+delivery_retried(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	struct notif *n = rc->h;
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	reply_json(rc, 200, repr_json(db_job_result(job, n->result), 0, 0));
+}
+
+void
+h_delivery_retry(struct reqctx *rc)
+{
+	const char *id = req_param_uuid(rc, 0), *d = req_param_uuid(rc, 1);
+	struct db_job *job;
+
+	if (id == NULL || d == NULL) {
+		reply_problem(rc, 404, "not-found", "no such delivery");
+		return;
+	}
+	notif_new(rc);
+	job = db_job_new(DB_TX);
+	db_job_add(job, delivery_locked, SQL_DELIVERY_LOCK, 2, id, d);
+	req_db(rc, job, delivery_retried);
+}
