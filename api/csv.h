@@ -9,5 +9,10 @@
 
 /* Appends one field; last ends the record. NULL is an empty field. */
 void csv_field(struct evbuffer *out, const char *value, bool last);
+/*
+ * The same for free text (memos, names): a value a spreadsheet would run
+ * as a formula (starting with =, +, -, @, tab or CR) is prefixed with '.
+ */
+void csv_text(struct evbuffer *out, const char *value, bool last);
 
 #endif

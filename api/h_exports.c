@@ -4,8 +4,8 @@
  * One statement (one snapshot) runs in single-row mode. Rows are formatted
  * into a chunk; a full chunk goes to the client and the database stream
  * pauses until the client has taken it, so PostgreSQL waits on its socket
- * and the server holds one chunk whatever the size of the ledger. A client
- * that leaves makes the rest of the rows drain unformatted.
+ * and the server holds one chunk whatever the size of the ledger. When the
+ * client leaves, the query is cancelled (its connection dropped).
  */
 #include "fb.h"
 
@@ -24,7 +24,7 @@ static const char *const columns[] = {
 	"account_id", "account_kind", "owner_id", "amount_minor", "balance_after_minor",
 	"currency",
 };
-enum { COL_AMOUNT = 9, COL_BALANCE = 10 };
+enum { COL_MEMO = 5, COL_AMOUNT = 9, COL_BALANCE = 10 };
 
 static const char SQL_NO_TIMEOUT[] = "SET LOCAL statement_timeout = 0";
 
@@ -67,8 +67,8 @@ format_row(struct export *x, const PGresult *r)
 
 	if (!x->jsonl) {
 		for (c = 0; c < n; c++)
-			csv_field(x->chunk, PQgetisnull(r, 0, (int)c) ? NULL : PQgetvalue(r, 0, (int)c),
-			    c == n - 1);
+			(c == COL_MEMO ? csv_text : csv_field)(x->chunk, PQgetisnull(r, 0, (int)c) ?
+			    NULL : PQgetvalue(r, 0, (int)c), c == n - 1);
 	} else {
 		json_t *o = json_object();
 		char *line;
@@ -110,8 +110,10 @@ export_row(struct db_job *job, const PGresult *row, void *arg)
 	x->job = job;
 	if (!x->begun)
 		export_begin(rc);
-	if (rc->stream.gone)
-		return 0;                    /* drain the rest unformatted */
+	if (rc->stream.gone) {
+		db_job_cancel(job);          /* nobody reads: stop the query */
+		return 1;
+	}
 	format_row(x, row);
 	x->rows++;
 	if (evbuffer_get_length(x->chunk) < CHUNK_BYTES)
@@ -139,8 +141,11 @@ export_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 			reply_db_failure(rc, job, st);
 			return;
 		}
-		log_error(&rc->log, "export cut short after %ld rows: %s %s", x->rows,
-		    db_status_str(st), db_job_errmsg(job));
+		if (rc->stream.gone)
+			log_info(&rc->log, "export: the client left after %ld rows", x->rows);
+		else
+			log_error(&rc->log, "export cut short after %ld rows: %s %s", x->rows,
+			    db_status_str(st), db_job_errmsg(job));
 		evbuffer_free(x->chunk);
 		reply_stream_end(rc, false);
 		return;
@@ -164,6 +169,13 @@ h_export_ledger(struct reqctx *rc)
 	struct export *x;
 	struct db_job *job;
 
+	if (rc->method == M_HEAD) {        /* the headers of an export, no rows */
+		json_decref(errors);
+		req_set_header(rc, "Content-Type", format && strcmp(format, "jsonl") == 0 ?
+		    "application/x-ndjson" : "text/csv; charset=utf-8");
+		reply_empty(rc, 200);
+		return;
+	}
 	list_check_query(rc, known, errors);
 	if (program == NULL || !crypto_uuid_valid(program))
 		jv_error(errors, "program_id", "is required and must be a UUID");

@@ -67,10 +67,14 @@ static const char SQL_DRAFT[] =
 
 static const char SQL_APPROVE_LOCK[] =
 	"SELECT b.status, b.created_by = $2, b.program_id, b.total_minor,"
-	"       coalesce((SELECT balance FROM ledger_accounts"
-	"                  WHERE program_id = b.program_id AND kind = 'cash'), 0),"
 	"       (SELECT count(*) FROM payout_items WHERE batch_id = b.id)"
 	"  FROM payout_batches b WHERE b.id = $1 FOR UPDATE";
+
+/* The cash is locked while it is checked, so two approvals cannot both
+ * spend it. */
+static const char SQL_CASH_LOCK[] =
+	"SELECT balance FROM ledger_accounts WHERE id = ledger_account($1, 'cash', NULL)"
+	"   FOR UPDATE";
 
 /* Posts every item; the ledger refuses a payable below zero. */
 static const char SQL_POST_ITEMS[] =
@@ -122,6 +126,9 @@ static const char SQL_EXPORT[] =
 
 struct payout {
 	char id[CRYPTO_UUID_LEN];       /* the batch */
+	char program[CRYPTO_UUID_LEN];
+	long long total;
+	json_t *approved;               /* the event, until the cash is checked */
 	const char *item;
 	const char *effect_key;
 	int result;
@@ -162,6 +169,8 @@ payout_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 {
 	struct payout *p = rc->h;
 
+	json_decref(p->approved);        /* when the job stopped before the cash check */
+	p->approved = NULL;
 	if (ledger_refusal(rc, job, st))
 		return;
 	if (st != DB_OK) {
@@ -267,12 +276,36 @@ h_payout_get(struct reqctx *rc)
 /* ---- POST /v1/payout-batches/:id/approve ---- */
 
 static int
+cash_locked(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct payout *p = rc->h;
+	long long cash = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	json_t *after = p->approved;
+
+	p->approved = NULL;
+	if (cash < p->total) {
+		json_decref(after);
+		return req_refuse(rc, 409, "insufficient-cash",
+		    json_pack("{s:I, s:I}", "cash_minor", (json_int_t)cash,
+		    "total_minor", (json_int_t)p->total),
+		    "the program has %lld in cash and the batch needs %lld; fund it first",
+		    cash, p->total);
+	}
+	db_job_add(job, NULL, SQL_POST_ITEMS, 3, p->id, rc->user.id, rc->log.request_id);
+	db_job_add(job, NULL, SQL_APPROVED, 2, p->id, rc->user.id);
+	outbox_add(job, "payout.approved", p->program, "payout_batch", p->id, after,
+	    rc->log.request_id);
+	payout_audit(rc, job, "payout.approve", "payout_batch", p->id, after);
+	p->result = db_job_add(job, NULL, SQL_BATCH, 2, p->id, NULL);
+	return 0;
+}
+
+static int
 approve_locked(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct reqctx *rc = req_of(arg);
 	struct payout *p = rc->h;
-	long long total, cash;
-	json_t *after;
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such payout batch");
@@ -281,23 +314,13 @@ approve_locked(struct db_job *job, const PGresult *res, void *arg)
 		    "a payout batch is approved by a finance user other than the one who drafted it");
 	if (strcmp(PQgetvalue(res, 0, 0), "draft") != 0)
 		return req_refuse(rc, 409, "conflict", NULL, "the batch is already approved");
-	total = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-	cash = strtoll(PQgetvalue(res, 0, 4), NULL, 10);
-	if (cash < total)
-		return req_refuse(rc, 409, "insufficient-cash",
-		    json_pack("{s:I, s:I}", "cash_minor", (json_int_t)cash,
-		    "total_minor", (json_int_t)total),
-		    "the program has %lld in cash and the batch needs %lld; fund it first",
-		    cash, total);
-	db_job_add(job, NULL, SQL_POST_ITEMS, 3, p->id, rc->user.id, rc->log.request_id);
-	db_job_add(job, NULL, SQL_APPROVED, 2, p->id, rc->user.id);
-	after = json_pack("{s:s, s:s, s:o, s:o}", "batch_id", p->id,
-	    "program_id", PQgetvalue(res, 0, 2), "total_minor", repr_int(res, 0, 3),
-	    "items", repr_int(res, 0, 5));
-	outbox_add(job, "payout.approved", PQgetvalue(res, 0, 2), "payout_batch", p->id, after,
-	    rc->log.request_id);
-	payout_audit(rc, job, "payout.approve", "payout_batch", p->id, after);
-	p->result = db_job_add(job, NULL, SQL_BATCH, 2, p->id, NULL);
+	snprintf(p->program, sizeof(p->program), "%.36s", PQgetvalue(res, 0, 2));
+	p->total = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	json_decref(p->approved);
+	p->approved = json_pack("{s:s, s:s, s:o, s:o}", "batch_id", p->id,
+	    "program_id", p->program, "total_minor", repr_int(res, 0, 3),
+	    "items", repr_int(res, 0, 4));
+	db_job_add(job, cash_locked, SQL_CASH_LOCK, 1, p->program);
 	return 0;
 }
 
@@ -410,9 +433,11 @@ batch_exported(struct reqctx *rc, struct db_job *job, enum db_status st)
 	out = evbuffer_new();
 	for (c = 0; c < n; c++)
 		csv_field(out, header[c], c == n - 1);
+	/* the name and the reference are free text: csv_text keeps formulas out */
 	for (i = 0; i < PQntuples(r); i++)
 		for (c = 0; c < n; c++)
-			csv_field(out, PQgetisnull(r, i, c) ? NULL : PQgetvalue(r, i, c), c == n - 1);
+			(c == 2 || c == 7 ? csv_text : csv_field)(out, PQgetisnull(r, i, c) ? NULL :
+			    PQgetvalue(r, i, c), c == n - 1);
 	req_set_header(rc, "Content-Disposition",
 	    arena_printf(rc->arena, "attachment; filename=\"payout-%s.csv\"", req_param(rc, 0)));
 	reply_text(rc, 200, "text/csv; charset=utf-8", out);

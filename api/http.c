@@ -188,8 +188,11 @@ reply_stream_begin(struct reqctx *rc, const char *content_type)
 bool
 reply_stream_chunk(struct reqctx *rc, struct evbuffer *buf, req_work_fn *drained)
 {
-	if (rc->stream.gone || evhttp_request_get_connection(rc->req) == NULL) {
-		rc->stream.gone = true;
+	if (rc->stream.gone || evhttp_request_get_connection(rc->req) == NULL ||
+	    rc->method == M_HEAD || evbuffer_get_length(buf) == 0) {
+		/* libevent sends nothing then, and would never call back */
+		rc->stream.gone = rc->stream.gone || rc->method == M_HEAD ||
+		    evhttp_request_get_connection(rc->req) == NULL;
 		evbuffer_drain(buf, evbuffer_get_length(buf));
 		return false;
 	}
@@ -213,7 +216,7 @@ reply_stream_end(struct reqctx *rc, bool complete)
 		reply_count_unsent(rc);
 	}
 	evhttp_send_reply_end(rc->req);
-	reply_done(rc, complete ? 200 : 500);
+	reply_done(rc, rc->stream.gone ? 499 : complete ? 200 : 500);
 }
 
 static void
@@ -499,6 +502,12 @@ req_db(struct reqctx *rc, struct db_job *job, req_db_fn *done)
 
 	call->rc = rc;
 	call->done = done;
+	if (rc->loop->db == NULL) {       /* past the shutdown deadline */
+		db_job_free(job);
+		free(call);
+		done(rc, NULL, DB_UNAVAILABLE);
+		return;
+	}
 	st = db_submit(rc->loop->db, job, req_db_done, call);
 	if (st != DB_OK) {
 		free(call);

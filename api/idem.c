@@ -151,6 +151,8 @@ idem_finish(struct reqctx *rc, int status, struct evbuffer *body)
 	if (!rc->idem.claimed)
 		return false;
 	rc->idem.claimed = false;
+	if (rc->loop->db == NULL)         /* past the shutdown deadline */
+		return false;
 	job = db_job_new(0);
 	if (status >= 500) {
 		db_job_add(job, NULL, SQL_FREE, 2, rc->user.id, rc->idem.key);
@@ -188,5 +190,7 @@ idem_effect_key(struct reqctx *rc)
 {
 	if (rc->idem.key == NULL)
 		return NULL;
-	return arena_printf(rc->arena, "idem:%s:%s", rc->user.id, rc->idem.key);
+	/* the request is part of it: a key reused after 24 h is a new effect */
+	return arena_printf(rc->arena, "idem:%s:%s:%.16s", rc->user.id, rc->idem.key,
+	    rc->idem.hash);
 }

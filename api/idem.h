@@ -40,7 +40,7 @@ void idem_begin(struct reqctx *rc, const char *key);
  */
 bool idem_finish(struct reqctx *rc, int status, struct evbuffer *body);
 
-/* "idem:<caller>:<key>" for a claimed request (arena), else NULL. */
+/* "idem:<caller>:<key>:<request hash>" for a keyed request (arena), else NULL. */
 const char *idem_effect_key(struct reqctx *rc);
 
 #endif

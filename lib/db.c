@@ -669,19 +669,25 @@ conn_command_done(struct db_conn *c, PGresult *res)
 }
 
 static void
-conn_read(struct db_conn *c)
+conn_notifies(struct db_conn *c)
 {
 	PGnotify *n;
 
-	if (!PQconsumeInput(c->pg)) {
-		conn_broken(c, PQerrorMessage(c->pg));
-		return;
-	}
-	while ((n = PQnotifies(c->pg)) != NULL) {
+	while (c->pg != NULL && (n = PQnotifies(c->pg)) != NULL) {
 		if (c->pool->on_notify != NULL)
 			c->pool->on_notify(n->relname, c->pool->notify_arg);
 		PQfreemem(n);
 	}
+}
+
+static void
+conn_read(struct db_conn *c)
+{
+	if (!PQconsumeInput(c->pg)) {
+		conn_broken(c, PQerrorMessage(c->pg));
+		return;
+	}
+	conn_notifies(c);
 	while (c->pg != NULL && c->inflight && !c->paused && !PQisBusy(c->pg)) {
 		PGresult *r = PQgetResult(c->pg);
 
@@ -712,6 +718,7 @@ conn_read(struct db_conn *c)
 		conn_broken(c, PQerrorMessage(c->pg));
 		return;
 	}
+	conn_notifies(c);    /* also those parsed along with the results */
 	if (!c->paused)      /* paused: the server waits on a full socket */
 		event_add(c->ev_read, NULL);
 }
@@ -728,6 +735,18 @@ db_job_set_rows(struct db_job *job, db_row_fn *rows)
 {
 	job->rows = rows;
 	job->flags |= DB_STREAM;
+}
+
+void
+db_job_cancel(struct db_job *job)
+{
+	struct db_conn *c = job->conn;
+
+	/* a query cannot be stopped without blocking; the connection is dropped */
+	if (c != NULL && !c->break_pending) {
+		c->paused = false;
+		conn_defer_break(c);
+	}
 }
 
 void

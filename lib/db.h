@@ -74,6 +74,12 @@ typedef void db_done_fn(struct db_job *job, enum db_status st, void *arg);
 typedef int db_row_fn(struct db_job *job, const PGresult *row, void *arg);
 void db_job_set_rows(struct db_job *job, db_row_fn *rows);
 void db_job_resume(struct db_job *job);
+/*
+ * Gives up a running job (a stream nobody reads any more): its connection
+ * is closed, the server stops the query, the job ends DB_UNAVAILABLE and
+ * the pool connects anew.
+ */
+void db_job_cancel(struct db_job *job);
 
 /*
  * NOTIFY: fn(channel, arg) for every notification any of the pool's

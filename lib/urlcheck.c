@@ -67,6 +67,10 @@ urlcheck_webhook(const char *url, bool allow_private)
 	char *scheme = NULL, *host = NULL;
 	const char *why = NULL;
 
+	if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
+		why = "must start with http:// or https://";
+		goto out;
+	}
 	if (u == NULL || curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {

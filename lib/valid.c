@@ -80,8 +80,10 @@ valid_rfc3339(const char *s)
 	}
 	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
 		return true;
+	/* offsets PostgreSQL accepts: up to 15:59 */
 	return (*s == '+' || *s == '-') && digits(s + 1, 2) && s[3] == ':' &&
-	    digits(s + 4, 2) && s[6] == '\0';
+	    digits(s + 4, 2) && s[6] == '\0' &&
+	    (s[1] - '0') * 10 + s[2] - '0' <= 15 && s[4] <= '5';
 }
 
 static int

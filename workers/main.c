@@ -119,6 +119,7 @@ signal_cb(evutil_socket_t sig, short what, void *arg)
 	FB_UNUSED(what);
 	log_info(NULL, "worker: signal %d, stopping", (int)sig);
 	w->stopping = true;
+	notify_stop(w->notify);
 	evtimer_del(w->ev_tick);
 	w->stop_deadline_us = fb_now_us() + w->shutdown_timeout_s * 1000000;
 	stop_check(-1, 0, w);
@@ -130,6 +131,7 @@ main(int argc, char **argv)
 	struct config cfg;
 	struct worker w = { 0 };
 	struct db_pool_opts po = { 0 };
+	struct timeval first_tick = { 0, 300000 };
 	fb_err err;
 	int rc = 1;
 
@@ -162,7 +164,8 @@ main(int argc, char **argv)
 	po.url = cfg.database_url;
 	po.application_name = "fairbeta-worker";
 	po.size = cfg.db_pool < WORKER_DB_CONNS ? (int)cfg.db_pool : WORKER_DB_CONNS;
-	po.queue_max = 16;
+	/* each send in flight may queue the job that records its outcome */
+	po.queue_max = (int)cfg.delivery_concurrency * 2 + 16;
 	po.queue_timeout_ms = (int)cfg.db_queue_timeout_ms;
 	po.statement_timeout_ms = (int)cfg.db_statement_timeout_ms;
 	w.db = db_pool_new(w.base, &po);
@@ -184,9 +187,9 @@ main(int argc, char **argv)
 	w.ev_stop = evtimer_new(w.base, stop_check, &w);
 	event_add(w.ev_term, NULL);
 	event_add(w.ev_int, NULL);
-	evtimer_add(w.ev_tick, &w.tick);
-	listen_again(&w);                 /* queued until the connection is up */
-	notify_kick(w.notify);            /* what was written while no worker ran */
+	/* the first tick soon, once the connections are up: LISTEN, and what
+	 * was written while no worker ran */
+	evtimer_add(w.ev_tick, &first_tick);
 	log_info(NULL, "worker: checking deadlines every %ld ms", cfg.worker_tick_ms);
 
 	event_base_dispatch(w.base);
@@ -195,10 +198,11 @@ main(int argc, char **argv)
 	event_free(w.ev_term);
 	event_free(w.ev_int);
 	event_free(w.ev_stop);
-	notify_free(w.notify);
-	sender_free(w.sender);
+	/* the pools first: jobs they fail call back into notify */
 	db_pool_free(w.listen);
 	db_pool_free(w.db);
+	notify_free(w.notify);
+	sender_free(w.sender);
 	event_base_free(w.base);
 	log_info(NULL, "worker: stopped");
 	rc = 0;

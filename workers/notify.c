@@ -31,6 +31,8 @@ struct notify {
 	enum nt_state state;
 	bool again;                 /* kicked during a run: run once more */
 	bool fanout_full;           /* the last fan-out batch was full: another */
+	bool stopping;              /* no new runs; sends in flight finish */
+	int recording;              /* outcome jobs not yet done */
 	int concurrency;
 	long lease_s, max_attempts, backoff_ms;
 	char *mail_from;
@@ -265,6 +267,7 @@ recorded(struct db_job *job, enum db_status st, void *arg)
 {
 	struct notify *n = arg;
 
+	n->recording--;
 	if (st != DB_OK)
 		log_error(NULL, "notify: recording a delivery failed: %s %s", db_status_str(st),
 		    db_job_errmsg(job));
@@ -301,7 +304,9 @@ sent(void *arg, bool ok, long status, const char *error)
 		log_info(NULL, "notify: delivery %s attempt %d failed: %s", d->id, d->attempts,
 		    error ? error : "failed");
 	}
-	if (db_submit(n->pool, job, recorded, n) != DB_OK)
+	if (db_submit(n->pool, job, recorded, n) == DB_OK)
+		n->recording++;
+	else
 		log_warn(NULL, "notify: cannot record delivery %s; its lease will bring it back",
 		    d->id);
 	free(d);
@@ -317,12 +322,14 @@ webhook_send(struct notify *n, struct delivery *d, const PGresult *r, int row)
 	const char *headers[5];
 	size_t keylen = 0;
 	crypto_auth_hmacsha256_state st;
-	json_t *payload = json_loads(PQgetvalue(r, row, CL_PAYLOAD), 0, NULL);
+	json_t *payload = json_loads(PQgetvalue(r, row, CL_PAYLOAD), 0, NULL), *doc;
 	int rc;
 
-	body = json_dumps(json_pack("{s:s, s:s, s:o}", "type", PQgetvalue(r, row, CL_TYPE),
+	doc = json_pack("{s:s, s:s, s:o}", "type", PQgetvalue(r, row, CL_TYPE),
 	    "timestamp", PQgetvalue(r, row, CL_CREATED), "data",
-	    payload ? payload : json_object()), JSON_COMPACT | JSON_PRESERVE_ORDER);
+	    payload ? payload : json_object());
+	body = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(doc);
 	if (strncmp(secret, "whsec_", 6) != 0 ||
 	    sodium_base642bin(key, sizeof(key), secret + 6, strlen(secret + 6), NULL, &keylen,
 	    NULL, sodium_base64_VARIANT_ORIGINAL) != 0) {
@@ -424,6 +431,10 @@ run_step(struct notify *n)
 	char limit[16], lease[16];
 	int room = n->concurrency - sender_inflight(n->sender);
 
+	if (n->stopping) {
+		n->state = NT_IDLE;
+		return;
+	}
 	if (n->state == NT_IDLE) {
 		if (!n->again)
 			return;
@@ -460,7 +471,13 @@ notify_kick(struct notify *n)
 bool
 notify_busy(const struct notify *n)
 {
-	return n->state != NT_IDLE || sender_inflight(n->sender) > 0;
+	return n->state != NT_IDLE || sender_inflight(n->sender) > 0 || n->recording > 0;
+}
+
+void
+notify_stop(struct notify *n)
+{
+	n->stopping = true;
 }
 
 struct notify *

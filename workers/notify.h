@@ -24,8 +24,10 @@ void notify_free(struct notify *n);
 
 /* Starts a run now, or right after the one in progress. */
 void notify_kick(struct notify *n);
-/* Whether a run or a send is in progress (shutdown waits for none). */
+/* Whether a run, a send or its recording is in progress. */
 bool notify_busy(const struct notify *n);
+/* No new runs from now on; what is in flight finishes and is recorded. */
+void notify_stop(struct notify *n);
 
 /* The message (headers and body, CRLF) for an email delivery; for tests. */
 char *notify_compose_mail(const char *from, const char *to, const char *name,

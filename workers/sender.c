@@ -269,7 +269,9 @@ sender_mail(struct sender *s, const char *to, const char *message,
 	curl_easy_setopt(t->easy, CURLOPT_READFUNCTION, read_cb);
 	curl_easy_setopt(t->easy, CURLOPT_READDATA, t);
 	curl_easy_setopt(t->easy, CURLOPT_UPLOAD, 1L);
-	curl_easy_setopt(t->easy, CURLOPT_USE_SSL, (long)CURLUSESSL_TRY);
+	/* STARTTLS when offered; required before credentials are sent */
+	curl_easy_setopt(t->easy, CURLOPT_USE_SSL,
+	    (long)(s->smtp_user[0] ? CURLUSESSL_ALL : CURLUSESSL_TRY));
 	if (s->smtp_user[0]) {
 		curl_easy_setopt(t->easy, CURLOPT_USERNAME, s->smtp_user);
 		curl_easy_setopt(t->easy, CURLOPT_PASSWORD, s->smtp_password);

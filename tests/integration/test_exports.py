@@ -362,3 +362,16 @@ class _Prefixed(io.RawIOBase):
             self.resp.read(len(buf))
         buf[:len(data)] = data
         return len(data)
+
+
+def test_head_of_an_export_runs_no_query(api, pg, small, fin):
+    """HEAD gets the headers of an export; no query is left holding a connection."""
+    pid = small["program"]["id"]
+    r = api.request("HEAD", "/v1/exports/ledger?format=csv&program_id=%s" % pid, token=fin)
+    assert r.status == 200, r
+    assert r.header("Content-Type") == "text/csv; charset=utf-8"
+    assert not r.body
+    assert pg.psql("SELECT count(*) FROM pg_stat_activity WHERE state <> 'idle'"
+                   " AND pid <> pg_backend_pid() AND query LIKE '%FROM ledger_entries e%'") == "0"
+    full = export(api, fin, program_id=pid)
+    assert full.status == 200 and full.body.startswith(b"entry_id,"), full

@@ -1033,6 +1033,7 @@ def test_transactions_without_a_program_filter_include_every_program(api, prog, 
     ("limit=0", "limit"), ("limit=201", "limit"), ("limit=x", "limit"),
     ("cursor=%%%%garbage", "cursor"), ("program_id=nope", "program_id"),
     ("from=yesterday", "from"), ("to=2026-02-30T00:00:00Z", "to"), ("kind=funding", "kind"),
+    ("from=2026-01-01T00:00:00%2B16:00", "from"), ("to=2026-01-01T00:00:00-01:60", "to"),
 ])
 def test_transactions_bad_query_is_422(api, f1, query, field):
     assert_invalid(api.request("GET", "/v1/ledger/transactions?" + query, token=f1), field)

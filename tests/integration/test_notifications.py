@@ -624,3 +624,8 @@ def test_retry_roles(private_api, pg, people, hook, five):
         assert_slug(retry(private_api, people[who][1], hook["id"], dead), 403, "forbidden")
     assert_slug(retry(private_api, None, hook["id"], dead), 401, "unauthorized")
     assert pg.psql("SELECT status FROM deliveries WHERE id = '%s'" % dead) == "dead"
+
+
+def test_a_url_with_an_upper_case_scheme_is_422_not_500(private_api, staff, prog):
+    r = create_webhook(private_api, staff, prog["id"], url="HTTPS://hooks.example.org/x")
+    assert_invalid(r, "url")

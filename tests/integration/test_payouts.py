@@ -9,6 +9,7 @@ import collections
 import concurrent.futures
 import csv
 import io
+import time
 import uuid
 
 import pytest
@@ -529,3 +530,32 @@ def test_payout_export_problems(api, admin, people, batch, f1):
     for token in (admin["token"], people["staff"][1], people["a"][1]):
         assert_slug(export_batch(api, token, batch["id"]), 403, "forbidden")
     assert_slug(export_batch(api, None, batch["id"]), 401, "unauthorized")
+
+
+def test_two_batches_approved_at_once_cannot_spend_the_same_cash(api, pg, staff, people,
+                                                                 owed, f1, f2):
+    """Two batches for different artists, each within the cash but not both:
+    approved at the same moment, the cash is locked while it is checked, so
+    one is refused and the cash never goes below zero."""
+    pid = owed["id"]
+    funded(api, f1, pid, 5000)
+    approved(api, f2, drafted(api, f1, pid, min_amount=3000)["id"])   # pays a; cash 0
+    only_b = drafted(api, f1, pid)                                   # b: 2000
+    approve_new(api, staff, people["c"][1], pid)                     # c is owed 5000
+    only_c = drafted(api, f1, pid, min_amount=3000)                  # c: 5000
+    assert [i["amount_minor"] for i in only_b["items"]] == [2000]
+    assert [i["amount_minor"] for i in only_c["items"]] == [5000]
+    funded(api, f1, pid, 6000)                       # either batch fits, not both
+    # hold the cash row for a moment so that both approvals are under way
+    # together: a check that read the cash without locking it would pass twice
+    holder = concurrent.futures.ThreadPoolExecutor(1).submit(pg.psql, (
+        "BEGIN; SELECT 1 FROM ledger_accounts WHERE program_id = '%s' AND kind = 'cash'"
+        " FOR UPDATE; SELECT pg_sleep(1.5); COMMIT;") % pid)
+    time.sleep(0.4)
+    with concurrent.futures.ThreadPoolExecutor(2) as ex:
+        results = list(ex.map(lambda b: approve(api, f2, b["id"]), [only_b, only_c]))
+    holder.result()
+    assert sorted(r.status for r in results) == [200, 409], results
+    refused = next(r for r in results if r.status == 409)
+    assert_slug(refused, 409, "insufficient-cash")
+    assert balances_of(api, f1, pid)[("cash", None)] in (4000, 1000)

@@ -20,6 +20,7 @@ main(void)
 	suite_jv_repeats();
 	suite_jv_check_items();
 	suite_notify();
+	suite_csv();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -96,6 +96,9 @@ suite_valid(void)
 	CHECK(valid_rfc3339("2000-02-29T00:00:00Z"));
 	CHECK(!valid_rfc3339("2026-04-31T00:00:00Z"));
 	CHECK(!valid_rfc3339("0000-01-01T00:00:00Z"));
+	CHECK(valid_rfc3339("2026-01-01T00:00:00+15:59"));
+	CHECK(!valid_rfc3339("2026-01-01T00:00:00+16:00"));
+	CHECK(!valid_rfc3339("2026-01-01T00:00:00-01:60"));
 	CHECK(!valid_rfc3339("2026-11-25T10:00:00"));
 	CHECK(!valid_rfc3339("2026-11-25T10:00:00Zjunk"));
 	CHECK(valid_role("finance") && !valid_role("root"));

@@ -28,5 +28,6 @@ void suite_programs(void);
 void suite_jv_repeats(void);
 void suite_jv_check_items(void);
 void suite_notify(void);
+void suite_csv(void);
 
 #endif
