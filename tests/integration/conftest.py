@@ -2,7 +2,6 @@
 API server and a first admin made by the command-line tool, as a newcomer
 would. Everything is torn down at the end, also when a test fails."""
 
-import os
 import uuid
 
 import pytest
@@ -40,3 +39,20 @@ def admin(pg, api):
                     "--display-name", "First Admin", stdin=ADMIN_PASSWORD + "\n")
     assert out.returncode == 0, out.stderr
     return {"email": email, "token": api.login(email, ADMIN_PASSWORD)}
+
+
+# Each module defines `people` ({name: (user, token)}); these pick from it.
+
+@pytest.fixture(scope="module")
+def staff(people):
+    return people["staff"][1]
+
+
+@pytest.fixture(scope="module")
+def f1(people):
+    return people["f1"][1]
+
+
+@pytest.fixture(scope="module")
+def f2(people):
+    return people["f2"][1]

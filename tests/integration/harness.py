@@ -165,6 +165,16 @@ class Api:
         return r.json, self.login(email, password)
 
 
+def create_users(api, admin_token, **roles):
+    """Users made at once (Argon2id hashing runs in parallel on the server):
+    create_users(api, token, staff="staff", a="artist") -> {name: (user, token)}."""
+    import concurrent.futures
+    names = list(roles)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, len(names))) as ex:
+        made = list(ex.map(lambda n: api.create_user(admin_token, roles[n]), names))
+    return dict(zip(names, made))
+
+
 def assert_problem(r, status):
     """The RFC 9457 shape every error shares; returns the document."""
     assert r.status == status, r

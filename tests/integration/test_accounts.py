@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from harness import PROBLEM_PREFIX, UUID_RE, assert_problem
+from harness import UUID_RE, assert_problem
 
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$")
 ROLES = ["admin", "staff", "finance", "artist"]

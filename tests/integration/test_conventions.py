@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from harness import PROBLEM_PREFIX, UUID_RE, assert_problem
+from harness import UUID_RE, assert_problem
 
 MAX_BODY = 1048576
 

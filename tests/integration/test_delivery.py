@@ -12,7 +12,6 @@ The servers and workers are started by the tests on 127.0.0.1 and free ports;
 the API server used here allows private webhook hosts."""
 
 import base64
-import concurrent.futures
 import datetime
 import hashlib
 import hmac
@@ -23,7 +22,7 @@ import uuid
 
 import pytest
 
-from harness import Api, SmtpSink, WebhookReceiver, Worker, free_port
+from harness import Api, SmtpSink, WebhookReceiver, Worker, create_users, free_port
 from test_notifications import (TS_RE, all_deliveries, created_webhook, put_prefs,
                                 retire_webhooks, retry, secret_key)
 from test_programs import open_program, publish_terms
@@ -145,11 +144,8 @@ def dapi(pg, api):
 @pytest.fixture(scope="module")
 def people(dapi, admin):
     """{name: (user_json, token)}: staff s1 and artists a, e, p, q."""
-    names = ["s1", "a", "e", "p", "q"]
-    roles = ["staff", "artist", "artist", "artist", "artist"]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=5) as ex:
-        made = list(ex.map(lambda role: dapi.create_user(admin["token"], role), roles))
-    return dict(zip(names, made))
+    return create_users(dapi, admin["token"],
+                        s1="staff", a="artist", e="artist", p="artist", q="artist")
 
 
 @pytest.fixture(scope="module")

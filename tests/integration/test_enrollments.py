@@ -105,11 +105,6 @@ def people(api, admin):
 
 
 @pytest.fixture(scope="module")
-def staff(people):
-    return people["staff"][1]
-
-
-@pytest.fixture(scope="module")
 def pool(api, admin):
     """Thirty signed-in artists: [(user_json, token)]."""
     with concurrent.futures.ThreadPoolExecutor(max_workers=6) as ex:

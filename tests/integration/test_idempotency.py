@@ -8,13 +8,12 @@ required on funding, manual transactions and payout batches (400
 one key at once move money exactly once."""
 
 import collections
-import concurrent.futures
 import subprocess
 import time
 
 import pytest
 
-from harness import Api
+from harness import Api, create_users
 from test_ledger import (account_id, adjust, approve_new, balances_of, enroll, fund, funded,
                          new_key, post, reverse, tx_count)
 from test_programs import (assert_invalid, assert_slug, audit_count, open_program,
@@ -41,26 +40,7 @@ def assert_replay_of(r, first):
 
 @pytest.fixture(scope="module")
 def people(api, admin):
-    names = ["staff", "f1", "f2", "a"]
-    roles = ["staff", "finance", "finance", "artist"]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=4) as ex:
-        made = list(ex.map(lambda role: api.create_user(admin["token"], role), roles))
-    return dict(zip(names, made))
-
-
-@pytest.fixture(scope="module")
-def staff(people):
-    return people["staff"][1]
-
-
-@pytest.fixture(scope="module")
-def f1(people):
-    return people["f1"][1]
-
-
-@pytest.fixture(scope="module")
-def f2(people):
-    return people["f2"][1]
+    return create_users(api, admin["token"], staff="staff", f1="finance", f2="finance", a="artist")
 
 
 @pytest.fixture

@@ -14,13 +14,12 @@ with test_idempotency.py, test_payouts.py, test_ledger_model.py and
 test_exports.py."""
 
 import collections
-import concurrent.futures
 import time
 import uuid
 
 import pytest
 
-from harness import UUID_RE, Worker
+from harness import UUID_RE, Worker, create_users
 from test_enrollments import enrolled, invite
 from test_programs import (FULL_RATES, TS_RE, assert_invalid, assert_slug, list_all,
                            open_program, outbox_rows, parse_ts, put_rates, run_at_once)
@@ -210,26 +209,8 @@ def rates(**over):
 @pytest.fixture(scope="module")
 def people(api, admin):
     """{name: (user_json, token)}: two staff, two finance users and three artists."""
-    names = ["staff", "staff2", "f1", "f2", "a", "b", "c"]
-    roles = ["staff", "staff", "finance", "finance", "artist", "artist", "artist"]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=7) as ex:
-        made = list(ex.map(lambda role: api.create_user(admin["token"], role), roles))
-    return dict(zip(names, made))
-
-
-@pytest.fixture(scope="module")
-def staff(people):
-    return people["staff"][1]
-
-
-@pytest.fixture(scope="module")
-def f1(people):
-    return people["f1"][1]
-
-
-@pytest.fixture(scope="module")
-def f2(people):
-    return people["f2"][1]
+    return create_users(api, admin["token"],
+                        staff="staff", staff2="staff", f1="finance", f2="finance", a="artist", b="artist", c="artist")
 
 
 def enroll(api, staff, pid, tokens):

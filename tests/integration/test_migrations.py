@@ -1,7 +1,6 @@
 """Migrations (issue: Foundation): applied once, in order, under an advisory
 lock; a changed applied migration stops `migrate` and makes /readyz 503."""
 
-import subprocess
 import threading
 
 import pytest

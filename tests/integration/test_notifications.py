@@ -139,11 +139,6 @@ def people(api, admin):
 
 
 @pytest.fixture(scope="module")
-def staff(people):
-    return people["staff"][1]
-
-
-@pytest.fixture(scope="module")
 def private_api(pg, api):
     """A server over the shared database that allows private webhook hosts."""
     server = Api(pg.url, FAIRBETA_WEBHOOK_ALLOW_PRIVATE="1")

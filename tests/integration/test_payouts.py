@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from harness import UUID_RE
+from harness import UUID_RE, create_users
 from test_ledger import (account_id, account_map, adjusted, approve_new, balances_of, enroll,
                          funded, get_tx, my_balance, post, statement, transactions,
                          tx_count)
@@ -88,26 +88,8 @@ def parse_csv(body):
 
 @pytest.fixture(scope="module")
 def people(api, admin):
-    names = ["staff", "f1", "f2", "a", "b", "c"]
-    roles = ["staff", "finance", "finance", "artist", "artist", "artist"]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as ex:
-        made = list(ex.map(lambda role: api.create_user(admin["token"], role), roles))
-    return dict(zip(names, made))
-
-
-@pytest.fixture(scope="module")
-def staff(people):
-    return people["staff"][1]
-
-
-@pytest.fixture(scope="module")
-def f1(people):
-    return people["f1"][1]
-
-
-@pytest.fixture(scope="module")
-def f2(people):
-    return people["f2"][1]
+    return create_users(api, admin["token"],
+                        staff="staff", f1="finance", f2="finance", a="artist", b="artist", c="artist")
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ The helpers at the top (submitted, claim, decide, approved_submission, ...)
 are shared with test_review.py and test_worker.py."""
 
 import collections
-import concurrent.futures
 import datetime
 import hashlib
 import json
@@ -17,7 +16,7 @@ import uuid
 
 import pytest
 
-from harness import UUID_RE
+from harness import UUID_RE, create_users
 from test_enrollments import enrolled, invite
 from test_programs import (CLAUSES, TS_RE, assert_invalid, assert_slug, audit_actions,
                            list_all, make_program, open_program, parse_ts, publish_terms,
@@ -165,16 +164,8 @@ def about(ts, expected, slack=60):
 @pytest.fixture(scope="module")
 def people(api, admin):
     """{name: (user_json, token)}: staff, a second staff, finance and three artists."""
-    names = ["staff", "staff2", "finance", "a", "b", "c"]
-    roles = ["staff", "staff", "finance", "artist", "artist", "artist"]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=6) as ex:
-        made = list(ex.map(lambda role: api.create_user(admin["token"], role), roles))
-    return dict(zip(names, made))
-
-
-@pytest.fixture(scope="module")
-def staff(people):
-    return people["staff"][1]
+    return create_users(api, admin["token"],
+                        staff="staff", staff2="staff", finance="finance", a="artist", b="artist", c="artist")
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import Worker
+from harness import Worker, create_users
 from test_programs import TS_RE, assert_slug, parse_ts
 from test_submissions import (appeal, audit_count_of, claimed, decide, detail, enrolled_program,
                               exhibit, outbox_count, reviewed, submit, submitted, withdraw)
@@ -24,11 +24,7 @@ TICK_MS = "200"
 
 @pytest.fixture(scope="module")
 def people(api, admin):
-    names = ["s1", "s2", "a"]
-    roles = ["staff", "staff", "artist"]
-    with concurrent.futures.ThreadPoolExecutor(max_workers=3) as ex:
-        made = list(ex.map(lambda role: api.create_user(admin["token"], role), roles))
-    return dict(zip(names, made))
+    return create_users(api, admin["token"], s1="staff", s2="staff", a="artist")
 
 
 @pytest.fixture(scope="module")
