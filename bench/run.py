@@ -11,7 +11,6 @@ and at its peak. Nothing here asserts a number; the output is the
 measurement."""
 
 import http.client
-import json
 import os
 import re
 import subprocess
@@ -85,26 +84,12 @@ def rss_kib(pid):
 
 
 def export(db, api, token, finance):
-    """A million entries (set-based SQL, as tests/integration/test_exports.py
-    loads them), then one streamed CSV export read as fast as possible."""
+    """A million entries (Postgres.bulk_ledger, as the export test loads them),
+    then one streamed CSV export read as fast as possible."""
     program = api.request("POST", "/v1/programs", {
         "slug": "bench-export", "name": "Bench export", "currency": "EUR", "capacity": 10,
         "review_sla_hours": 24}, token=token).json["id"]
-    accounts = [db.psql("SELECT ledger_account('%s', '%s', NULL)" % (program, k))
-                for k in ("cash", "funding")]
-    db.psql("""
-        SET session_replication_role = replica;
-        CREATE TEMP TABLE bulk ON COMMIT DROP AS
-          SELECT gen_random_uuid() AS id, g AS rn FROM generate_series(1, {n}) g;
-        INSERT INTO ledger_transactions (id, program_id, kind, memo, currency, request_id)
-          SELECT id, '{p}', 'funding', 'bulk', 'EUR', 'bench' FROM bulk ORDER BY rn;
-        INSERT INTO ledger_entries (transaction_id, account_id, amount_minor, balance_after,
-                                    account_version)
-          SELECT b.id, x.a, x.amt, b.rn, b.rn FROM bulk b
-          CROSS JOIN (VALUES (1, '{c}'::uuid, 1::bigint), (2, '{f}'::uuid, -1::bigint))
-                     x(side, a, amt) ORDER BY b.rn, x.side;
-        UPDATE ledger_accounts SET balance = {n}, version = {n} WHERE id IN ('{c}', '{f}');
-    """.format(n=EXPORT_TRANSACTIONS, p=program, c=accounts[0], f=accounts[1]))
+    db.bulk_ledger(program, EXPORT_TRANSACTIONS)
     before = rss_kib(api.proc.pid)
     peak, size, rows = before, 0, 0
     t0 = time.monotonic()

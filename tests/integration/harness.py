@@ -50,9 +50,50 @@ class Postgres:
                              check=True, capture_output=True, text=True)
         return out.stdout.strip()
 
+    def bulk_ledger(self, program_id, n):
+        """n balanced funding transactions (cash +1, funding -1) written set-wise,
+        each entry with its balance and version after it: a big ledger in
+        seconds. (n calls of ledger_post() in one statement would be quadratic:
+        each updates the same two account rows in one transaction.) The
+        per-row commit check is skipped (session_replication_role = replica);
+        every row balances by construction. Returns the cash and funding ids."""
+        cash, funding = [self.psql("SELECT ledger_account('%s', '%s', NULL)" % (program_id, k))
+                         for k in ("cash", "funding")]
+        self.psql("""
+            SET session_replication_role = replica;
+            CREATE TEMP TABLE bulk_tx ON COMMIT DROP AS
+              SELECT gen_random_uuid() AS id, g AS rn FROM generate_series(1, {n}) g;
+            INSERT INTO ledger_transactions (id, program_id, kind, memo, currency, request_id)
+              SELECT bulk_tx.id, '{p}', 'funding', 'bulk', programs.currency, 'bulk'
+                FROM bulk_tx, programs WHERE programs.id = '{p}' ORDER BY rn;
+            INSERT INTO ledger_entries (transaction_id, account_id, amount_minor,
+                                        balance_after, account_version)
+              SELECT b.id, x.acct, x.amt, b.rn, b.rn FROM bulk_tx b
+              CROSS JOIN (VALUES (1, '{c}'::uuid, 1::bigint),
+                                 (2, '{f}'::uuid, -1::bigint)) x(side, acct, amt)
+              ORDER BY b.rn, x.side;
+            UPDATE ledger_accounts SET balance = {n}, version = {n}
+             WHERE id IN ('{c}', '{f}');
+        """.format(n=n, p=program_id, c=cash, f=funding))
+        return cash, funding
+
     def destroy(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=15):
+    """Signals proc and returns its exit status; kills it (and raises
+    TimeoutExpired) when it does not exit within timeout seconds."""
+    if proc is None or proc.poll() is not None:
+        return proc.returncode if proc else None
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise
 
 
 def run_admin(db_url, *args, stdin=None):
@@ -118,15 +159,7 @@ class Api:
             return f.read()[-4000:]
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
+        return stop_process(self.proc, sig, timeout)
 
     def request(self, method, path, body=None, token=None, headers=None, raw=None,
                 timeout=30, port=None, content_type="application/json"):
@@ -226,17 +259,28 @@ class Worker:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig=signal.SIGTERM, timeout=5):
-        """Signals the worker and returns its exit status; kills it (and raises
-        TimeoutExpired) when it does not exit within timeout seconds."""
-        if self.proc is None or self.proc.poll() is not None:
-            return self.proc.returncode if self.proc else None
-        self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise
+        return stop_process(self.proc, sig, timeout)
+
+
+class Workers:
+    """Workers started with shared settings (start(n, **more)); stop_all()
+    stops every one still running. For fixtures that start several."""
+
+    def __init__(self, db_url, **env):
+        self.db_url, self.env, self.started = db_url, env, []
+
+    def start(self, n=1, **env):
+        ws = [Worker(self.db_url, **dict(self.env, **env)).start() for _ in range(n)]
+        self.started.extend(ws)
+        return ws
+
+    def stop_all(self):
+        for w in self.started:
+            if w.running():
+                try:
+                    w.stop(timeout=5)
+                except subprocess.TimeoutExpired:
+                    pass
 
 
 # ---- notification sinks (issue 6): a real SMTP server and a real HTTP receiver ----

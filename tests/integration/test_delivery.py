@@ -22,7 +22,7 @@ import uuid
 
 import pytest
 
-from harness import Api, SmtpSink, WebhookReceiver, Worker, create_users, free_port
+from harness import Api, SmtpSink, WebhookReceiver, Workers, create_users, free_port
 from test_notifications import (TS_RE, all_deliveries, created_webhook, put_prefs,
                                 retire_webhooks, retry, secret_key)
 from test_programs import open_program, publish_terms
@@ -157,24 +157,11 @@ def s1(people):
 def workers(pg, smtp):
     """start(n, **env) starts n workers delivering to the SMTP sink (tick 200 ms,
     backoff base 100 ms, lease 2 s, private hosts allowed); all are stopped after."""
-    started = []
-
-    def start(n=1, **env):
-        base = dict(FAIRBETA_SMTP_URL=smtp.url, FAIRBETA_WORKER_TICK_MS="200",
-                    FAIRBETA_DELIVERY_BACKOFF_MS="100", FAIRBETA_DELIVERY_LEASE_S="2",
-                    FAIRBETA_WEBHOOK_ALLOW_PRIVATE="1")
-        base.update(env)
-        ws = [Worker(pg.url, **base).start() for _ in range(n)]
-        started.extend(ws)
-        return ws
-
-    yield start
-    for w in started:
-        if w.running():
-            try:
-                w.stop(timeout=5)
-            except Exception:
-                pass
+    ws = Workers(pg.url, FAIRBETA_SMTP_URL=smtp.url, FAIRBETA_WORKER_TICK_MS="200",
+                 FAIRBETA_DELIVERY_BACKOFF_MS="100", FAIRBETA_DELIVERY_LEASE_S="2",
+                 FAIRBETA_WEBHOOK_ALLOW_PRIVATE="1")
+    yield ws.start
+    ws.stop_all()
 
 
 @pytest.fixture

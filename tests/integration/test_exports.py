@@ -215,26 +215,6 @@ def rss_bytes(pid):
     raise AssertionError("no VmRSS for %d" % pid)
 
 
-def bulk_load(pg, pid, n):
-    cash, funding = account_id(pg, pid, "cash"), account_id(pg, pid, "funding")
-    pg.psql("""
-        SET session_replication_role = replica;
-        CREATE TEMP TABLE bulk_tx ON COMMIT DROP AS
-          SELECT gen_random_uuid() AS id, g AS rn FROM generate_series(1, {n}) g;
-        INSERT INTO ledger_transactions (id, program_id, kind, memo, currency, request_id)
-          SELECT id, '{pid}', 'funding', 'bulk', 'EUR', 'bulk' FROM bulk_tx ORDER BY rn;
-        INSERT INTO ledger_entries (transaction_id, account_id, amount_minor, balance_after,
-                                    account_version)
-          SELECT b.id, x.acct, x.amt, b.rn, b.rn FROM bulk_tx b
-          CROSS JOIN (VALUES (1, '{cash}'::uuid, 1::bigint),
-                             (2, '{funding}'::uuid, -1::bigint)) x(side, acct, amt)
-          ORDER BY b.rn, x.side;
-        UPDATE ledger_accounts SET balance = {n}, version = {n}
-         WHERE id IN ('{cash}', '{funding}');
-    """.format(n=n, pid=pid, cash=cash, funding=funding))
-    return cash, funding
-
-
 @pytest.fixture(scope="module")
 def bulk():
     """A cluster of its own: a million entries must not slow every other suite."""
@@ -262,7 +242,7 @@ def test_a_million_entries_stream_in_constant_memory(bulk):
     with time_limit(60):
         t0 = time.monotonic()
         pid = make_program(api, bulk["staff"], name="Bulk ledger")["id"]
-        cash, funding = bulk_load(pg, pid, BULK_TRANSACTIONS)
+        cash, funding = pg.bulk_ledger(pid, BULK_TRANSACTIONS)
         loaded = time.monotonic() - t0
         server = Api(pg.url)
         try:

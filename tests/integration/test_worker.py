@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from harness import Worker, create_users
+from harness import Workers, create_users
 from test_programs import TS_RE, assert_slug, parse_ts
 from test_submissions import (appeal, audit_count_of, claimed, decide, detail, enrolled_program,
                               exhibit, outbox_count, reviewed, submit, submitted, withdraw)
@@ -46,21 +46,9 @@ def prog(api, s1, artist):
 @pytest.fixture
 def workers(pg):
     """start(n, **env) starts n workers (tick 200 ms); any left running are stopped."""
-    started = []
-
-    def start(n=1, **env):
-        env.setdefault("FAIRBETA_WORKER_TICK_MS", TICK_MS)
-        ws = [Worker(pg.url, **env).start() for _ in range(n)]
-        started.extend(ws)
-        return ws
-
-    yield start
-    for w in started:
-        if w.running():
-            try:
-                w.stop(timeout=5)
-            except Exception:
-                pass
+    ws = Workers(pg.url, FAIRBETA_WORKER_TICK_MS=TICK_MS)
+    yield ws.start
+    ws.stop_all()
 
 
 def wait_until(fn, timeout, interval=0.1):
