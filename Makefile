@@ -2,12 +2,12 @@
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
-BUILD   := build
+BUILD   ?= build
 CC      ?= cc
 # Debian's interpreter, where the python3-* packages the tests use live
 PYTHON  ?= /usr/bin/python3
 
-PKGS    := libevent libevent_pthreads jansson libsodium uuid libcurl
+PKGS    := libevent libevent_pthreads jansson libsodium uuid libcurl icu-uc icu-i18n
 CFLAGS  ?= -O2 -g
 CFLAGS  += -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral \
@@ -40,8 +40,10 @@ all: deps $(BINS)
 deps:
 	@tools/deps.sh build
 
+# httperr.c replaces libevent's evhttp_send_error: the symbol must be exported
+# so that libevent's own calls bind to it (see api/httperr.h)
 $(BUILD)/fairbeta-api: $(API_OBJ) $(LIB_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -Wl,--export-dynamic-symbol=evhttp_send_error -o $@ $^ $(LDLIBS)
 
 $(BUILD)/fairbeta-worker: $(WRK_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -91,7 +93,7 @@ lint-openapi:
 
 integration: all
 	@tools/deps.sh test
-	$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+	FAIRBETA_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # Everything, ending with pytest's summary line.
 test: all unit lint-openapi integration
@@ -107,3 +109,9 @@ install: all
 
 clean:
 	rm -rf $(BUILD)
+
+# make sanitize: ASan + UBSan build and the whole suite against it (issue 10)
+include tests/sanitize/sanitize.mk
+
+# make fuzz, make fuzz-smoke: libFuzzer targets, built with clang (issue 10)
+include tests/fuzz/fuzz.mk

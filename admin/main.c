@@ -17,6 +17,7 @@
 #include "admin.h"
 #include "check_ledger.h"
 #include "crypto.h"
+#include "email.h"
 #include "valid.h"
 
 static void
@@ -80,9 +81,41 @@ read_password(const char *prompt, char *buf, size_t len)
 	return rc;
 }
 
+/* Does nothing on a clash with any unique address form (lib/email.h). */
 static const char SQL_INSERT[] =
-	"INSERT INTO users (id, email, password_hash, display_name, role)"
-	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING RETURNING id";
+	"INSERT INTO users (id, email, password_hash, display_name, role, email_norm,"
+	" email_skeleton) VALUES ($1, lower($2), $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+	" RETURNING email";
+
+/*
+ * Why the address cannot have an account, or NULL: compares it with the
+ * accounts not yet given a normalized form (the unique indexes cannot see
+ * them), else asks which index an INSERT that did nothing met.
+ */
+static const char *
+email_taken(PGconn *pg, const struct email_identity *addr, bool inserted_nothing)
+{
+	static const char *const why[] = {
+		[EMAIL_CLASH_NONE] = NULL,
+		[EMAIL_CLASH_TAKEN] = "a user with this email already exists",
+		[EMAIL_CLASH_CONFUSABLE] = "this email looks like the email of an existing user",
+	};
+	enum email_clash c = EMAIL_CLASH_NONE;
+	PGresult *r;
+
+	if (inserted_nothing) {
+		r = PQexecParams(pg, EMAIL_SQL_CLASH, 3, NULL,
+		    (const char *[]){ addr->norm, addr->skel, addr->addr }, NULL, NULL, 0);
+		c = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
+		    PQgetvalue(r, 0, 0)[0] == 'f' ? EMAIL_CLASH_CONFUSABLE : EMAIL_CLASH_TAKEN;
+	} else {
+		r = PQexec(pg, EMAIL_SQL_PENDING);
+		if (PQresultStatus(r) == PGRES_TUPLES_OK)
+			c = email_clash_rows(addr, r, 0);
+	}
+	PQclear(r);
+	return why[c];
+}
 
 static const char SQL_AUDIT[] =
 	"INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id,"
@@ -98,6 +131,9 @@ cmd_create_user(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	char *email = NULL, pw[1100], pw2[1100], hash[CRYPTO_PWHASH_LEN];
+	struct email_identity addr;
+	const char *taken;
+	fb_err why;
 	char id[CRYPTO_UUID_LEN], rid[CRYPTO_UUID_LEN + 4];
 	const char *role = NULL, *name = NULL;
 	PGconn *pg = NULL;
@@ -119,8 +155,11 @@ cmd_create_user(int argc, char **argv)
 		usage();
 		goto out;
 	}
-	valid_lower(email);
-	if (!valid_email(email) || !valid_role(role) || *name == '\0' || strlen(name) > 100 ||
+	if (!email_identify(email, &addr, why)) {
+		fprintf(stderr, "fairbeta: the --email %s\n", why);
+		goto out;
+	}
+	if (!valid_role(role) || *name == '\0' || strlen(name) > 100 ||
 	    strpbrk(name, "\r\n\t") != NULL) {
 		fprintf(stderr, "fairbeta: need a valid --email, --role (admin, staff, finance,"
 		    " artist) and a one-line --display-name of at most 100 characters\n");
@@ -147,20 +186,27 @@ cmd_create_user(int argc, char **argv)
 		goto out;
 	crypto_uuid_new(id);
 	snprintf(rid, sizeof(rid), "cli-%s", id);
-	after = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "email", email,
+	after = json_pack("{s:s, s:s, s:s, s:s}", "id", id, "email", addr.addr,
 	    "display_name", name, "role", role);
 	after_s = json_dumps(after, JSON_COMPACT);
 	PQclear(PQexec(pg, "BEGIN"));
-	r = PQexecParams(pg, SQL_INSERT, 5, NULL,
-	    (const char *[]){ id, email, hash, name, role }, NULL, NULL, 0);
+	if ((taken = email_taken(pg, &addr, false)) != NULL) {
+		fprintf(stderr, "fairbeta: %s: %s\n", email, taken);
+		goto rollback;
+	}
+	r = PQexecParams(pg, SQL_INSERT, 7, NULL,
+	    (const char *[]){ id, addr.addr, hash, name, role, addr.norm, addr.skel },
+	    NULL, NULL, 0);
 	if (PQresultStatus(r) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "fairbeta: %s", PQresultErrorMessage(r));
 		goto rollback;
 	}
 	if (PQntuples(r) == 0) {
-		fprintf(stderr, "fairbeta: a user with email %s already exists\n", email);
+		fprintf(stderr, "fairbeta: %s: %s\n", email, email_taken(pg, &addr, true));
 		goto rollback;
 	}
+	free(email);
+	email = fb_strdup(PQgetvalue(r, 0, 0));
 	PQclear(r);
 	r = PQexecParams(pg, SQL_AUDIT, 3, NULL,
 	    (const char *[]){ id, after_s, rid }, NULL, NULL, 0);

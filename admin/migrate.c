@@ -6,6 +6,7 @@
 #include "fb.h"
 
 #include "admin.h"
+#include "email.h"
 #include "migrate.h"
 
 /* "fairbeta" in ASCII: the advisory lock key every migrator takes. */
@@ -63,6 +64,75 @@ fail:
 	return -1;
 }
 
+/*
+ * Gives every account still without one its normalized address and skeleton
+ * (0008: SQL cannot call ICU). Idempotent, and run after every migration
+ * pass, so rows written by an older server during an upgrade are caught
+ * too. The table is locked against writes for the pass, so what it checks
+ * stays true until it commits. Oldest accounts first: when two existing
+ * accounts already clash, the older keeps the identity and the newer is
+ * left pending and reported (the API still compares new addresses with
+ * pending rows, and the account still signs in by its stored address);
+ * an operator resolves it by hand. O(pending rows) statements.
+ */
+static const char SQL_BACKFILL_PENDING[] =
+	"SELECT id, email FROM users WHERE email_skeleton IS NULL ORDER BY created_at, id";
+static const char SQL_BACKFILL_SET[] =
+	"UPDATE users SET email_norm = $2, email_skeleton = $3"
+	" WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.id <> $1"
+	"   AND (o.email_norm = $2 OR o.email_skeleton = $3))";
+
+static int
+email_backfill(PGconn *pg)
+{
+	PGresult *rows = NULL, *r;
+	int row, done = 0, left = 0, rc = -1;
+
+	if (!exec_ok(pg, "BEGIN", "begin") ||
+	    !exec_ok(pg, "LOCK TABLE users IN SHARE ROW EXCLUSIVE MODE", "lock users"))
+		goto out;
+	rows = PQexec(pg, SQL_BACKFILL_PENDING);
+	if (!ok(rows, "read accounts without a normalized address"))
+		goto out;
+	for (row = 0; row < PQntuples(rows); row++) {
+		const char *id = PQgetvalue(rows, row, 0), *email = PQgetvalue(rows, row, 1);
+		char norm[EMAIL_FORM_MAX], skel[EMAIL_FORM_MAX];
+		bool set;
+
+		if (email_normalize(email, norm, sizeof(norm)) != 0 ||
+		    email_skeleton(norm, skel, sizeof(skel)) != 0) {
+			fprintf(stderr, "fairbeta migrate: warning: user %s: the address %s cannot"
+			    " be normalized; left pending\n", id, email);
+			left++;
+			continue;
+		}
+		r = PQexecParams(pg, SQL_BACKFILL_SET, 3, NULL,
+		    (const char *[]){ id, norm, skel }, NULL, NULL, 0);
+		set = ok(r, "set a normalized address");
+		if (set && strcmp(PQcmdTuples(r), "1") != 0) {
+			fprintf(stderr, "fairbeta migrate: warning: user %s: the address %s is the"
+			    " same as, or looks like, an older account's; left pending: disable or"
+			    " rename one of them\n", id, email);
+			left++;
+		} else if (set) {
+			done++;
+		}
+		PQclear(r);
+		if (!set)
+			goto out;
+	}
+	if (!exec_ok(pg, "COMMIT", "commit"))
+		goto out;
+	if (done > 0 || left > 0)
+		printf("email identities: %d accounts given one, %d left pending\n", done, left);
+	rc = 0;
+out:
+	if (rc != 0)
+		exec_ok(pg, "ROLLBACK", "rollback");
+	PQclear(rows);
+	return rc;
+}
+
 int
 cmd_migrate(int argc, char **argv)
 {
@@ -105,6 +175,8 @@ cmd_migrate(int argc, char **argv)
 			goto out;
 		n++;
 	}
+	if (email_backfill(pg) != 0)
+		goto out;
 	printf("migrations: %d applied now, %zu in all, schema current\n", n,
 	    fb_migrations_count);
 	rc = 0;

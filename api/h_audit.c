@@ -72,12 +72,30 @@ audit_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
 	reply_list(rc, job, 0, q->limit, 0, audit_row);
 }
 
+/* What audit rows name: a UUID, or "<program uuid>/<version>" (terms, rates). */
+static bool
+entity_id_ok(const char *s)
+{
+	char id[CRYPTO_UUID_LEN];
+	size_t n = strlen(s), i;
+
+	if (crypto_uuid_valid(s))
+		return true;
+	if (n < 38 || n > 46 || s[36] != '/' || s[37] == '0')
+		return false;
+	memcpy(id, s, 36);
+	id[36] = '\0';
+	for (i = 37; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return crypto_uuid_valid(id);
+}
+
 void
 h_audit_list(struct reqctx *rc)
 {
 	const char *etype = req_query(rc, "entity_type"), *eid = req_query(rc, "entity_id");
 	const char *actor = req_query(rc, "actor_id");
-	const char *from = req_query(rc, "from"), *to = req_query(rc, "to");
 	const char *types = NULL;
 	json_t *errors = json_array();
 	struct audit_q *q = arena_alloc(rc->arena, sizeof(*q));
@@ -88,20 +106,12 @@ h_audit_list(struct reqctx *rc)
 	list_params(rc, &q->limit, &cursor, errors);
 	if (etype && (strlen(etype) == 0 || strlen(etype) > 64))
 		jv_error(errors, "entity_type", "must be 1 to 64 characters");
-	if (eid && (strlen(eid) == 0 || strlen(eid) > 128))
-		jv_error(errors, "entity_id", "must be 1 to 128 characters");
+	if (eid && !entity_id_ok(eid))
+		jv_error(errors, "entity_id", "must be a UUID, or <program id>/<version> for "
+		    "terms and rate cards");
 	if (actor && !crypto_uuid_valid(actor))
 		jv_error(errors, "actor_id", "must be a UUID");
-	if (from && !valid_rfc3339(from))
-		jv_error(errors, "from", "must be an RFC 3339 date-time");
-	if (to && !valid_rfc3339(to))
-		jv_error(errors, "to", "must be an RFC 3339 date-time");
-	if (from && to && valid_rfc3339(from) && valid_rfc3339(to)) {
-		int64_t f, t;
-
-		if (valid_rfc3339_us(from, &f) == 0 && valid_rfc3339_us(to, &t) == 0 && t < f)
-			jv_error(errors, "to", "must not be earlier than from");
-	}
+	list_check_window(rc, errors);
 	if (json_array_size(errors) > 0) {
 		reply_invalid(rc, errors);
 		return;
@@ -118,7 +128,8 @@ h_audit_list(struct reqctx *rc)
 	rc->h = q;
 	snprintf(limit1, sizeof(limit1), "%d", q->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_AUDIT_LIST, 8, etype, eid, actor, from, to, cursor,
+	db_job_add(job, NULL, SQL_AUDIT_LIST, 8, etype, eid, actor, req_query(rc, "from"),
+	    req_query(rc, "to"), cursor,
 	    types, limit1);
 	req_db(rc, job, audit_listed);
 }

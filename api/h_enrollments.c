@@ -17,26 +17,30 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
 #include "repr.h"
 #include "valid.h"
 
 static const struct jv_field enroll_fields[] = {
-	{ "invitation_code",      JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
-	{ "accept_terms_version", JV_INTEGER, JV_REQUIRED, 1, 1000000000, NULL },
-	{ "email",                JV_STRING,  JV_ONELINE, 3, 254, NULL },
-	{ "password",             JV_STRING,  0, 8, 256, NULL },
-	{ "display_name",         JV_STRING,  JV_ONELINE, 1, 100, NULL },
+	{ "invitation_code",      JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 200, NULL, NULL },
+	{ "accept_terms_version", JV_INTEGER, JV_REQUIRED, 1, 1000000000, NULL, NULL },
+	{ "email",                JV_STRING,  JV_ONELINE, 3, 254, NULL, NULL },
+	{ "password",             JV_STRING,  0, 8, 256, NULL, NULL },
+	{ "display_name",         JV_STRING,  JV_ONELINE, 1, 100, NULL, NULL },
 };
+const struct jv_schema enrollment_create_body = JV_SCHEMA(enroll_fields);
 
 static const struct jv_field accept_fields[] = {
-	{ "version", JV_INTEGER, JV_REQUIRED, 1, 1000000000, NULL },
+	{ "version", JV_INTEGER, JV_REQUIRED, 1, 1000000000, NULL, NULL },
 };
+const struct jv_schema enrollment_accept_terms_body = JV_SCHEMA(accept_fields);
 
 static const struct jv_field withdraw_fields[] = {
-	{ "reason", JV_STRING, JV_NULLABLE, 0, 1000, NULL },
+	{ "reason", JV_STRING, JV_NULLABLE | JV_TEXT, 0, 1000, NULL, NULL },
 };
+const struct jv_schema enrollment_withdraw_body = JV_SCHEMA(withdraw_fields);
 
 static const char *const list_query[] = { "status", "limit", "cursor", NULL };
 
@@ -45,7 +49,12 @@ static const char SQL_LOCK[] =
 	"SELECT 1 FROM invitations i JOIN programs p ON p.id = i.program_id"
 	" WHERE i.code_hash = $1 FOR UPDATE OF i, p";
 
-/* Everything an enrollment depends on; $2 the artist, $3 a new account's email. */
+/*
+ * Everything an enrollment depends on; $2 the artist, $3 a new account's
+ * email, $4 and $5 its normalized form and skeleton (lib/email.h): the
+ * last column is NULL when no account has or resembles the address, 't'
+ * when one has it, 'f' when one's looks like it.
+ */
 static const char SQL_CHECK[] =
 	"SELECT i.id, i.program_id, i.email, i.uses >= i.max_uses,"
 	"       i.expires_at <= now(), i.revoked_at IS NOT NULL, p.status,"
@@ -53,7 +62,8 @@ static const char SQL_CHECK[] =
 	"       (SELECT max(version) FROM terms_versions t WHERE t.program_id = p.id),"
 	"       EXISTS (SELECT 1 FROM enrollments e WHERE e.program_id = p.id"
 	"                  AND e.artist_id = $2::uuid AND e.status = 'active'),"
-	"       EXISTS (SELECT 1 FROM users u WHERE u.email = $3)"
+	"       (SELECT bool_or(u.email_norm = $4 OR u.email = lower($3)) FROM users u"
+	"         WHERE u.email_norm = $4 OR u.email_skeleton = $5 OR u.email = lower($3))"
 	"  FROM invitations i JOIN programs p ON p.id = i.program_id"
 	" WHERE i.code_hash = $1";
 enum {
@@ -62,8 +72,9 @@ enum {
 };
 
 static const char SQL_INSERT_USER[] =
-	"INSERT INTO users (id, email, password_hash, display_name, role)"
-	" VALUES ($1, $2, $3, $4, 'artist') ON CONFLICT (email) DO NOTHING RETURNING id";
+	"INSERT INTO users (id, email, password_hash, display_name, role, email_norm,"
+	" email_skeleton) VALUES ($1, lower($2), $3, $4, 'artist', $5, $6)"
+	" ON CONFLICT (email) DO NOTHING RETURNING id";
 
 static const char SQL_USE_INVITATION[] =
 	"UPDATE invitations SET uses = uses + 1 WHERE id = $1";
@@ -130,6 +141,7 @@ struct enroll {
 	long long version;
 	bool new_account;
 	char *email, *password, *display_name;   /* arena */
+	struct email_identity *addr;             /* arena; a new account's */
 	char hash[CRYPTO_PWHASH_LEN];
 	bool hashed;
 	int result;        /* statement whose row is the reply */
@@ -163,7 +175,7 @@ enroll_verdict(struct reqctx *rc, const PGresult *r)
 		return code_refused(rc, "this invitation code has expired");
 	if (T(CK_USED_UP))
 		return code_refused(rc, "this invitation code has been used up");
-	if (!PQgetisnull(r, 0, CK_EMAIL) && strcmp(PQgetvalue(r, 0, CK_EMAIL), en->email) != 0)
+	if (!PQgetisnull(r, 0, CK_EMAIL) && !email_same(PQgetvalue(r, 0, CK_EMAIL), en->email))
 		return code_refused(rc,
 		    "this invitation code was issued for a different email address");
 	if (strcmp(PQgetvalue(r, 0, CK_STATUS), "open") != 0)
@@ -181,6 +193,8 @@ enroll_verdict(struct reqctx *rc, const PGresult *r)
 	if (en->new_account && T(CK_EMAIL_TAKEN))
 		return req_refuse(rc, 409, "conflict",
 		    NULL, "an account with this email exists; sign in and enroll with your token");
+	if (en->new_account && !PQgetisnull(r, 0, CK_EMAIL_TAKEN))
+		return req_refuse(rc, 409, EMAIL_SLUG_CONFUSABLE, NULL, EMAIL_DETAIL_CONFUSABLE);
 	if (T(CK_FULL))
 		return req_refuse(rc, 409, "program-full",
 		    NULL, "the program is full: every seat is taken");
@@ -193,6 +207,25 @@ precheck_step(struct db_job *job, const PGresult *res, void *arg)
 {
 	FB_UNUSED(job);
 	return enroll_verdict(req_of(arg), res);
+}
+
+/* 409 for the address of an account made before its identity was (0008). */
+static int
+email_pending_step(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct enroll *en = rc->h;
+
+	FB_UNUSED(job);
+	switch (email_clash_rows(en->addr, res, 0)) {
+	case EMAIL_CLASH_TAKEN:
+		return req_refuse(rc, 409, "conflict", NULL,
+		    "an account with this email exists; sign in and enroll with your token");
+	case EMAIL_CLASH_CONFUSABLE:
+		return req_refuse(rc, 409, EMAIL_SLUG_CONFUSABLE, NULL, EMAIL_DETAIL_CONFUSABLE);
+	default:
+		return 0;
+	}
 }
 
 static int
@@ -222,8 +255,9 @@ enroll_checked(struct db_job *job, const PGresult *res, void *arg)
 	snprintf(version, sizeof(version), "%lld", en->version);
 
 	if (en->new_account) {
-		db_job_add(job, user_inserted, SQL_INSERT_USER, 4, en->user_id, en->email,
-		    en->hash, en->display_name);
+		db_job_add(job, email_pending_step, EMAIL_SQL_PENDING, 0);
+		db_job_add(job, user_inserted, SQL_INSERT_USER, 6, en->user_id, en->email,
+		    en->hash, en->display_name, en->addr->norm, en->addr->skel);
 		after = json_pack("{s:s, s:s, s:s, s:s}", "id", en->user_id, "email", en->email,
 		    "display_name", en->display_name, "role", "artist");
 		audit_add(job, &(struct audit_entry){
@@ -264,7 +298,13 @@ enrolled(struct reqctx *rc, struct db_job *job, enum db_status st)
 		reply_problem(rc, 409, "already-enrolled", "you are already enrolled in this program");
 		return;
 	}
-	if (st == DB_SQL_ERROR && strcmp(constraint, "users_email_key") == 0) {
+	/* a race lost to a creation the checks above could not see yet */
+	if (st == DB_SQL_ERROR && strcmp(constraint, "users_email_skeleton") == 0) {
+		reply_problem(rc, 409, EMAIL_SLUG_CONFUSABLE, "%s", EMAIL_DETAIL_CONFUSABLE);
+		return;
+	}
+	if (st == DB_SQL_ERROR && (strcmp(constraint, "users_email_key") == 0 ||
+	    strcmp(constraint, "users_email_norm") == 0)) {
 		reply_problem(rc, 409, "conflict",
 		    "an account with this email exists; sign in and enroll with your token");
 		return;
@@ -283,8 +323,9 @@ enroll_commit(struct reqctx *rc)
 	struct db_job *job = db_job_new(DB_TX | DB_RETRY);
 
 	db_job_add(job, NULL, SQL_LOCK, 1, en->code_hash);
-	db_job_add(job, enroll_checked, SQL_CHECK, 3, en->code_hash,
-	    en->new_account ? NULL : en->user_id, en->new_account ? en->email : NULL);
+	db_job_add(job, enroll_checked, SQL_CHECK, 5, en->code_hash,
+	    en->new_account ? NULL : en->user_id, en->new_account ? en->email : NULL,
+	    en->new_account ? en->addr->norm : NULL, en->new_account ? en->addr->skel : NULL);
 	req_db(rc, job, enrolled);
 }
 
@@ -324,13 +365,14 @@ h_enrollment_create(struct reqctx *rc)
 {
 	const json_t *b = rc->body;
 	static const char *const account_fields[] = { "email", "password", "display_name" };
-	json_t *errors = json_array();
+	json_t *errors = req_body_errors(rc);
 	struct enroll *en;
+	struct email_identity *addr;
 	const char *code;
 	struct db_job *job;
+	fb_err why;
 	size_t i;
 
-	jv_check(b, enroll_fields, FB_ARRAY_LEN(enroll_fields), "", errors);
 	if (rc->authed && rc->user.role_bit != ROLE_ARTIST) {
 		json_decref(errors);
 		reply_problem(rc, 403, "forbidden", "only artists enroll in programs");
@@ -346,8 +388,9 @@ h_enrollment_create(struct reqctx *rc)
 			jv_error(errors, account_fields[i],
 			    "is required to create your account (or sign in first)");
 	}
-	if (!rc->authed && jv_str(b, "email") && !valid_email(jv_str(b, "email")))
-		jv_error(errors, "email", "is not an email address");
+	addr = arena_alloc(rc->arena, sizeof(*addr));
+	if (!rc->authed && jv_str(b, "email") && !email_identify(jv_str(b, "email"), addr, why))
+		jv_error(errors, "email", why);
 	if (json_array_size(errors) > 0) {
 		reply_invalid(rc, errors);
 		return;
@@ -369,12 +412,13 @@ h_enrollment_create(struct reqctx *rc)
 		return;
 	}
 	crypto_uuid_new(en->user_id);
-	en->email = arena_strdup(rc->arena, jv_str(b, "email"));
-	valid_lower(en->email);
+	en->addr = addr;
+	en->email = addr->addr;
 	en->password = arena_strdup(rc->arena, jv_str(b, "password"));
 	en->display_name = arena_strdup(rc->arena, jv_str(b, "display_name"));
 	job = db_job_new(0);
-	db_job_add(job, precheck_step, SQL_CHECK, 3, en->code_hash, NULL, en->email);
+	db_job_add(job, precheck_step, SQL_CHECK, 5, en->code_hash, NULL, en->email,
+	    addr->norm, addr->skel);
 	req_db(rc, job, prechecked);
 }
 
@@ -503,11 +547,9 @@ enrollment_changed(struct reqctx *rc, struct db_job *job, enum db_status st)
 }
 
 static void
-enrollment_change(struct reqctx *rc, const struct jv_field *fields, size_t nfields,
-    db_step_fn *locked)
+enrollment_change(struct reqctx *rc, db_step_fn *locked)
 {
 	const char *id = req_param_uuid(rc, 0);
-	json_t *errors;
 	struct enroll *en;
 	struct db_job *job;
 
@@ -515,12 +557,6 @@ enrollment_change(struct reqctx *rc, const struct jv_field *fields, size_t nfiel
 		reply_problem(rc, 404, "not-found", "no such enrollment");
 		return;
 	}
-	errors = json_array();
-	if (jv_check(rc->body, fields, nfields, "", errors) > 0) {
-		reply_invalid(rc, errors);
-		return;
-	}
-	json_decref(errors);
 	en = arena_alloc(rc->arena, sizeof(*en));
 	memset(en, 0, sizeof(*en));
 	snprintf(en->id, sizeof(en->id), "%.36s", id);
@@ -534,13 +570,13 @@ enrollment_change(struct reqctx *rc, const struct jv_field *fields, size_t nfiel
 void
 h_enrollment_accept_terms(struct reqctx *rc)
 {
-	enrollment_change(rc, accept_fields, FB_ARRAY_LEN(accept_fields), accept_locked);
+	enrollment_change(rc, accept_locked);
 }
 
 void
 h_enrollment_withdraw(struct reqctx *rc)
 {
-	enrollment_change(rc, withdraw_fields, FB_ARRAY_LEN(withdraw_fields), withdraw_locked);
+	enrollment_change(rc, withdraw_locked);
 }
 
 /* ---- GET /v1/programs/:id/enrollments, GET /v1/me/enrollments ---- */

@@ -179,10 +179,7 @@ h_export_ledger(struct reqctx *rc)
 	list_check_query(rc, known, errors);
 	if (program == NULL || !crypto_uuid_valid(program))
 		jv_error(errors, "program_id", "is required and must be a UUID");
-	if (from && !valid_rfc3339(from))
-		jv_error(errors, "from", "must be an RFC 3339 date-time");
-	if (to && !valid_rfc3339(to))
-		jv_error(errors, "to", "must be an RFC 3339 date-time");
+	list_check_window(rc, errors);
 	if (format && strcmp(format, "csv") != 0 && strcmp(format, "jsonl") != 0)
 		jv_error(errors, "format", "must be csv or jsonl");
 	if (json_array_size(errors) > 0) {

@@ -10,6 +10,7 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
 #include "repr.h"
@@ -18,10 +19,11 @@
 #define INVITATION_MAX_DAYS 366
 
 static const struct jv_field invitation_fields[] = {
-	{ "email",      JV_STRING,  JV_NULLABLE | JV_ONELINE, 3, 254, NULL },
-	{ "max_uses",   JV_INTEGER, JV_REQUIRED, 1, 10000, NULL },
-	{ "expires_at", JV_STRING,  JV_REQUIRED, 1, 64, NULL },
+	{ "email",      JV_STRING,  JV_NULLABLE | JV_ONELINE, 3, 254, NULL, NULL },
+	{ "max_uses",   JV_INTEGER, JV_REQUIRED, 1, 10000, NULL, NULL },
+	{ "expires_at", JV_STRING,  JV_REQUIRED, 1, 64, NULL, NULL },
 };
+const struct jv_schema invitation_create_body = JV_SCHEMA(invitation_fields);
 
 static const char *const list_query[] = { "limit", "cursor", NULL };
 
@@ -118,13 +120,18 @@ h_invitation_create(struct reqctx *rc)
 		reply_problem(rc, 404, "not-found", "no such program");
 		return;
 	}
-	errors = json_array();
-	jv_check(b, invitation_fields, FB_ARRAY_LEN(invitation_fields), "", errors);
+	errors = req_body_errors(rc);
 	if (jv_str(b, "email") != NULL) {
-		email = arena_strdup(rc->arena, jv_str(b, "email"));
-		valid_lower(email);
-		if (!valid_email(email))
+		/* screened like an account's address: an invitation names one */
+		struct email_identity ident;
+		fb_err why;
+
+		if (!valid_email(jv_str(b, "email")))
 			jv_error(errors, "email", "is not an email address");
+		else if (!email_identify(jv_str(b, "email"), &ident, why))
+			jv_error(errors, "email", why);
+		else
+			email = arena_strdup(rc->arena, ident.addr);
 	}
 	expires = jv_str(b, "expires_at");
 	if (expires != NULL) {

@@ -22,25 +22,30 @@
 
 #define MAX_AMOUNT 1000000000000000LL
 
+/* Memos are one line: they end up in CSV exports and bank files. */
 static const struct jv_field funding_fields[] = {
-	{ "amount_minor", JV_INTEGER, JV_REQUIRED, 1, MAX_AMOUNT, NULL },
-	{ "memo",         JV_STRING,  JV_ONELINE, 0, 1000, NULL },
+	{ "amount_minor", JV_INTEGER, JV_REQUIRED, 1, MAX_AMOUNT, NULL, NULL },
+	{ "memo",         JV_STRING,  JV_ONELINE, 0, 1000, NULL, NULL },
 };
-
-static const struct jv_field adjust_fields[] = {
-	{ "program_id", JV_STRING, JV_REQUIRED, 36, 36, NULL },
-	{ "memo",       JV_STRING, JV_ONELINE, 0, 1000, NULL },
-	{ "entries",    JV_ARRAY,  JV_REQUIRED, 2, 50, NULL },
-};
+const struct jv_schema ledger_fund_body = JV_SCHEMA(funding_fields);
 
 static const struct jv_field entry_fields[] = {
-	{ "account_id",   JV_STRING,  JV_REQUIRED, 36, 36, NULL },
-	{ "amount_minor", JV_INTEGER, JV_REQUIRED, -MAX_AMOUNT, MAX_AMOUNT, NULL },
+	{ "account_id",   JV_STRING,  JV_REQUIRED, 36, 36, NULL, NULL },
+	{ "amount_minor", JV_INTEGER, JV_REQUIRED, -MAX_AMOUNT, MAX_AMOUNT, NULL, NULL },
 };
+static const struct jv_schema entry_schema = JV_SCHEMA(entry_fields);
+
+static const struct jv_field adjust_fields[] = {
+	{ "program_id", JV_STRING, JV_REQUIRED, 36, 36, NULL, NULL },
+	{ "memo",       JV_STRING, JV_ONELINE, 0, 1000, NULL, NULL },
+	{ "entries",    JV_ARRAY,  JV_REQUIRED, 2, 50, NULL, &entry_schema },
+};
+const struct jv_schema ledger_adjust_body = JV_SCHEMA(adjust_fields);
 
 static const struct jv_field reverse_fields[] = {
-	{ "memo", JV_STRING, JV_ONELINE, 0, 1000, NULL },
+	{ "memo", JV_STRING, JV_ONELINE, 0, 1000, NULL, NULL },
 };
+const struct jv_schema ledger_reverse_body = JV_SCHEMA(reverse_fields);
 
 static const char SQL_FUND[] =
 	"SELECT ledger_post($1, p.id, 'funding', $2,"
@@ -205,7 +210,6 @@ void
 h_ledger_fund(struct reqctx *rc)
 {
 	const char *program = req_param_uuid(rc, 0), *memo = jv_str(rc->body, "memo");
-	json_t *errors;
 	struct posting *p;
 	struct db_job *job;
 	char amount[24];
@@ -214,12 +218,6 @@ h_ledger_fund(struct reqctx *rc)
 		reply_problem(rc, 404, "not-found", "no such program");
 		return;
 	}
-	errors = json_array();
-	if (jv_check(rc->body, funding_fields, FB_ARRAY_LEN(funding_fields), "", errors)) {
-		reply_invalid(rc, errors);
-		return;
-	}
-	json_decref(errors);
 	p = posting_new(rc, "ledger.fund");
 	snprintf(amount, sizeof(amount), "%lld", jv_int(rc->body, "amount_minor", 0));
 	job = db_job_new(DB_TX | DB_RETRY);
@@ -235,15 +233,13 @@ h_ledger_adjust(struct reqctx *rc)
 {
 	const json_t *b = rc->body, *entries = json_object_get(b, "entries"), *e;
 	const char *program = jv_str(b, "program_id"), *memo = jv_str(b, "memo");
-	json_t *errors = json_array();
+	json_t *errors = req_body_errors(rc);
 	char *accounts, *amounts, field[48];
 	long long sum = 0;
 	struct posting *p;
 	struct db_job *job;
 	size_t i;
 
-	jv_check(b, adjust_fields, FB_ARRAY_LEN(adjust_fields), "", errors);
-	jv_check_items(entries, entry_fields, FB_ARRAY_LEN(entry_fields), "entries", errors);
 	if (program && !crypto_uuid_valid(program))
 		jv_error(errors, "program_id", "must be a UUID");
 	json_array_foreach(entries, i, e) {
@@ -255,7 +251,11 @@ h_ledger_adjust(struct reqctx *rc)
 		if (json_is_integer(json_object_get(e, "amount_minor")) &&
 		    jv_int(e, "amount_minor", 0) == 0)
 			jv_error(errors, field, "amount_minor must not be zero");
-		sum += jv_int(e, "amount_minor", 0);
+		/* amounts are 64-bit: a sum that would wrap cannot balance */
+		if (__builtin_add_overflow(sum, jv_int(e, "amount_minor", 0), &sum)) {
+			jv_error(errors, "entries", "the amounts add up beyond 64 bits");
+			break;
+		}
 	}
 	if (json_array_size(errors) == 0 && sum != 0)
 		jv_error(errors, "entries", "must sum to zero (debits positive, credits negative)");
@@ -322,19 +322,12 @@ void
 h_ledger_reverse(struct reqctx *rc)
 {
 	const char *id = req_param_uuid(rc, 0);
-	json_t *errors;
 	struct db_job *job;
 
 	if (id == NULL) {
 		reply_problem(rc, 404, "not-found", "no such transaction");
 		return;
 	}
-	errors = json_array();
-	if (jv_check(rc->body, reverse_fields, FB_ARRAY_LEN(reverse_fields), "", errors)) {
-		reply_invalid(rc, errors);
-		return;
-	}
-	json_decref(errors);
 	posting_new(rc, "ledger.reverse");
 	job = db_job_new(DB_TX | DB_RETRY);
 	db_job_add(job, to_reverse, SQL_TO_REVERSE, 1, id);
@@ -360,7 +353,6 @@ static struct posting *
 list_start(struct reqctx *rc, const char *const *known, bool dates, char **cursor)
 {
 	const char *program = req_query(rc, "program_id");
-	const char *from = req_query(rc, "from"), *to = req_query(rc, "to");
 	struct posting *p = posting_new(rc, NULL);
 	json_t *errors = json_array();
 
@@ -368,10 +360,8 @@ list_start(struct reqctx *rc, const char *const *known, bool dates, char **curso
 	list_params(rc, &p->limit, cursor, errors);
 	if (program && !crypto_uuid_valid(program))
 		jv_error(errors, "program_id", "must be a UUID");
-	if (dates && from && !valid_rfc3339(from))
-		jv_error(errors, "from", "must be an RFC 3339 date-time");
-	if (dates && to && !valid_rfc3339(to))
-		jv_error(errors, "to", "must be an RFC 3339 date-time");
+	if (dates)
+		list_check_window(rc, errors);
 	if (json_array_size(errors) > 0) {
 		reply_invalid(rc, errors);
 		return NULL;

@@ -18,14 +18,16 @@
 #define SECRET_BYTES 32
 
 static const struct jv_field prefs_fields[] = {
-	{ "email", JV_OBJECT, JV_REQUIRED, 0, 0, NULL },
+	{ "email", JV_OBJECT, JV_REQUIRED, 0, 0, NULL, NULL },
 };
+const struct jv_schema prefs_put_body = JV_SCHEMA(prefs_fields);
 
 static const struct jv_field webhook_fields[] = {
-	{ "program_id", JV_STRING, JV_REQUIRED, 36, 36, NULL },
-	{ "url",        JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 2048, NULL },
-	{ "events",     JV_ARRAY,  JV_REQUIRED, 1, 11, NULL },
+	{ "program_id", JV_STRING, JV_REQUIRED, 36, 36, NULL, NULL },
+	{ "url",        JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 2048, NULL, NULL },
+	{ "events",     JV_ARRAY,  JV_REQUIRED, 1, 11, NULL, NULL },
 };
+const struct jv_schema webhook_create_body = JV_SCHEMA(webhook_fields);
 
 static const char SQL_PREFS[] =
 	"SELECT coalesce(json_object_agg(event_type, email), '{}')"
@@ -123,14 +125,13 @@ void
 h_prefs_put(struct reqctx *rc)
 {
 	const json_t *email = json_object_get(rc->body, "email"), *v;
-	json_t *errors = json_array();
+	json_t *errors = req_body_errors(rc);
 	char *keys = arena_strdup(rc->arena, "{"), *vals = arena_strdup(rc->arena, "{");
 	const char *k;
 	struct notif *n;
 	struct db_job *job;
 	int i = 0;
 
-	jv_check(rc->body, prefs_fields, FB_ARRAY_LEN(prefs_fields), "", errors);
 	json_object_foreach((json_t *)email, k, v) {
 		char *field = arena_printf(rc->arena, "email.%s", k);
 
@@ -207,14 +208,13 @@ h_webhook_create(struct reqctx *rc)
 {
 	const json_t *b = rc->body, *events = json_object_get(b, "events"), *e;
 	const char *program = jv_str(b, "program_id"), *url = jv_str(b, "url"), *why;
-	json_t *errors = json_array();
+	json_t *errors = req_body_errors(rc);
 	unsigned char key[SECRET_BYTES];
 	char id[CRYPTO_UUID_LEN], *list = arena_strdup(rc->arena, "{"), field[32];
 	struct notif *n;
 	struct db_job *job;
 	size_t i;
 
-	jv_check(b, webhook_fields, FB_ARRAY_LEN(webhook_fields), "", errors);
 	if (program && !crypto_uuid_valid(program))
 		jv_error(errors, "program_id", "must be a UUID");
 	if (url && (why = urlcheck_webhook(url,

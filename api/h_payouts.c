@@ -18,16 +18,19 @@
 #include "repr.h"
 
 static const struct jv_field draft_fields[] = {
-	{ "min_amount_minor", JV_INTEGER, 0, 1, 1000000000000000LL, NULL },
+	{ "min_amount_minor", JV_INTEGER, 0, 1, 1000000000000000LL, NULL, NULL },
 };
+const struct jv_schema payout_draft_body = JV_SCHEMA(draft_fields);
 
 static const struct jv_field paid_fields[] = {
-	{ "external_ref", JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
+	{ "external_ref", JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL, NULL },
 };
+const struct jv_schema payout_item_paid_body = JV_SCHEMA(paid_fields);
 
 static const struct jv_field failed_fields[] = {
-	{ "reason", JV_STRING, JV_REQUIRED, 1, 1000, NULL },
+	{ "reason", JV_STRING, JV_REQUIRED | JV_TEXT, 1, 1000, NULL, NULL },
 };
+const struct jv_schema payout_item_failed_body = JV_SCHEMA(failed_fields);
 
 #define ITEM_JSON(i) \
 	"json_build_object('id', " i ".id, 'artist_id', " i ".artist_id," \
@@ -71,10 +74,10 @@ static const char SQL_APPROVE_LOCK[] =
 	"  FROM payout_batches b WHERE b.id = $1 FOR UPDATE";
 
 /* The cash is locked while it is checked, so two approvals cannot both
- * spend it. */
+ * spend it; the items' payables are locked with it, all in the ledger's one
+ * lock order (migration 0007). One row: the cash, 0 before any funding. */
 static const char SQL_CASH_LOCK[] =
-	"SELECT balance FROM ledger_accounts WHERE id = ledger_account($1, 'cash', NULL)"
-	"   FOR UPDATE";
+	"SELECT ledger_lock_payout($1, $2)";
 
 /* Posts every item; the ledger refuses a payable below zero. */
 static const char SQL_POST_ITEMS[] =
@@ -220,19 +223,12 @@ h_payout_draft(struct reqctx *rc)
 {
 	const char *program = req_param_uuid(rc, 0);
 	struct payout *p;
-	json_t *errors;
 	struct db_job *job;
 
 	if (program == NULL) {
 		reply_problem(rc, 404, "not-found", "no such program");
 		return;
 	}
-	errors = json_array();
-	if (jv_check(rc->body, draft_fields, FB_ARRAY_LEN(draft_fields), "", errors)) {
-		reply_invalid(rc, errors);
-		return;
-	}
-	json_decref(errors);
 	p = payout_new(rc, NULL);
 	p->status = 201;
 	job = db_job_new(DB_TX | DB_RETRY);
@@ -280,7 +276,7 @@ cash_locked(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct reqctx *rc = req_of(arg);
 	struct payout *p = rc->h;
-	long long cash = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	long long cash = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
 	json_t *after = p->approved;
 
 	p->approved = NULL;
@@ -320,7 +316,7 @@ approve_locked(struct db_job *job, const PGresult *res, void *arg)
 	p->approved = json_pack("{s:s, s:s, s:o, s:o}", "batch_id", p->id,
 	    "program_id", p->program, "total_minor", repr_int(res, 0, 3),
 	    "items", repr_int(res, 0, 4));
-	db_job_add(job, cash_locked, SQL_CASH_LOCK, 1, p->program);
+	db_job_add(job, cash_locked, SQL_CASH_LOCK, 2, p->id, p->program);
 	return 0;
 }
 
@@ -377,23 +373,16 @@ item_locked(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-item_change(struct reqctx *rc, const struct jv_field *fields, size_t n)
+item_change(struct reqctx *rc)
 {
 	const char *batch = req_param_uuid(rc, 0), *item = req_param_uuid(rc, 1);
 	struct payout *p;
-	json_t *errors;
 	struct db_job *job;
 
 	if (batch == NULL || item == NULL) {
 		reply_problem(rc, 404, "not-found", "no such payout item");
 		return;
 	}
-	errors = json_array();
-	if (jv_check(rc->body, fields, n, "", errors)) {
-		reply_invalid(rc, errors);
-		return;
-	}
-	json_decref(errors);
 	p = payout_new(rc, batch);
 	p->item = item;
 	job = db_job_new(DB_TX | DB_RETRY);
@@ -404,13 +393,13 @@ item_change(struct reqctx *rc, const struct jv_field *fields, size_t n)
 void
 h_payout_item_paid(struct reqctx *rc)
 {
-	item_change(rc, paid_fields, FB_ARRAY_LEN(paid_fields));
+	item_change(rc);
 }
 
 void
 h_payout_item_failed(struct reqctx *rc)
 {
-	item_change(rc, failed_fields, FB_ARRAY_LEN(failed_fields));
+	item_change(rc);
 }
 
 /* ---- GET /v1/exports/payout-batches/:id?format=csv ---- */

@@ -23,27 +23,30 @@ static const char *const kind_values[] = {
 };
 
 static const struct jv_field program_fields[] = {
-	{ "slug",                JV_STRING,  JV_REQUIRED | JV_ONELINE, 3, 64, NULL },
-	{ "name",                JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
-	{ "description",         JV_STRING,  0, 0, 10000, NULL },
-	{ "currency",            JV_STRING,  JV_REQUIRED | JV_ONELINE, 3, 3, NULL },
-	{ "capacity",            JV_INTEGER, JV_REQUIRED, 1, 100000, NULL },
-	{ "review_sla_hours",    JV_INTEGER, JV_REQUIRED, 1, 720, NULL },
-	{ "sharing",             JV_STRING,  0, 0, 0, sharing_values },
-	{ "public_transparency", JV_BOOLEAN, 0, 0, 0, NULL },
-	{ "submission_kinds",    JV_ARRAY,   0, 1, 4, NULL },
+	/* slug and currency: the handler checks their formats (valid_slug, currency_valid) */
+	{ "slug",                JV_STRING,  JV_REQUIRED, 3, 64, NULL, NULL },
+	{ "name",                JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 200, NULL, NULL },
+	{ "description",         JV_STRING,  JV_TEXT, 0, 10000, NULL, NULL },
+	{ "currency",            JV_STRING,  JV_REQUIRED, 3, 3, NULL, NULL },
+	{ "capacity",            JV_INTEGER, JV_REQUIRED, 1, 100000, NULL, NULL },
+	{ "review_sla_hours",    JV_INTEGER, JV_REQUIRED, 1, 720, NULL, NULL },
+	{ "sharing",             JV_STRING,  0, 0, 0, sharing_values, NULL },
+	{ "public_transparency", JV_BOOLEAN, 0, 0, 0, NULL, NULL },
+	{ "submission_kinds",    JV_ARRAY,   0, 1, 4, NULL, NULL },
 };
+const struct jv_schema program_create_body = JV_SCHEMA(program_fields);
 
 static const struct jv_field patch_fields[] = {
-	{ "name",                JV_STRING,  JV_ONELINE, 1, 200, NULL },
-	{ "description",         JV_STRING,  0, 0, 10000, NULL },
-	{ "capacity",            JV_INTEGER, 0, 1, 100000, NULL },
-	{ "review_sla_hours",    JV_INTEGER, 0, 1, 720, NULL },
-	{ "sharing",             JV_STRING,  0, 0, 0, sharing_values },
-	{ "public_transparency", JV_BOOLEAN, 0, 0, 0, NULL },
-	{ "submission_kinds",    JV_ARRAY,   0, 1, 4, NULL },
-	{ "status",              JV_STRING,  0, 0, 0, status_values },
+	{ "name",                JV_STRING,  JV_ONELINE, 1, 200, NULL, NULL },
+	{ "description",         JV_STRING,  JV_TEXT, 0, 10000, NULL, NULL },
+	{ "capacity",            JV_INTEGER, 0, 1, 100000, NULL, NULL },
+	{ "review_sla_hours",    JV_INTEGER, 0, 1, 720, NULL, NULL },
+	{ "sharing",             JV_STRING,  0, 0, 0, sharing_values, NULL },
+	{ "public_transparency", JV_BOOLEAN, 0, 0, 0, NULL, NULL },
+	{ "submission_kinds",    JV_ARRAY,   0, 1, 4, NULL, NULL },
+	{ "status",              JV_STRING,  0, 0, 0, status_values, NULL },
 };
+const struct jv_schema program_patch_body = JV_SCHEMA(patch_fields);
 
 static const char *const list_query[] = { "status", "limit", "cursor", NULL };
 
@@ -237,12 +240,11 @@ void
 h_program_create(struct reqctx *rc)
 {
 	const json_t *b = rc->body;
-	json_t *errors = json_array(), *kinds;
+	json_t *errors = req_body_errors(rc), *kinds;
 	const char *slug, *currency, *desc, *sharing;
 	char id[CRYPTO_UUID_LEN];
 	struct db_job *job;
 
-	jv_check(b, program_fields, FB_ARRAY_LEN(program_fields), "", errors);
 	slug = jv_str(b, "slug");
 	currency = jv_str(b, "currency");
 	if (slug && !valid_slug(slug))
@@ -468,15 +470,14 @@ h_program_patch(struct reqctx *rc)
 	const json_t *b = rc->body;
 	const char *id = req_param_uuid(rc, 0);
 	struct program_patch *pp;
-	json_t *errors = json_array();
+	json_t *errors;
 	struct db_job *job;
 
 	if (id == NULL) {
-		json_decref(errors);
 		reply_problem(rc, 404, "not-found", "no such program");
 		return;
 	}
-	jv_check(b, patch_fields, FB_ARRAY_LEN(patch_fields), "", errors);
+	errors = req_body_errors(rc);
 	check_kinds(b, errors);
 	if (json_object_size(b) == 0)
 		jv_error(errors, "", "name at least one field to change");

@@ -24,18 +24,21 @@ static const char *const kinds[] = { "work", "bug_report", "feedback", "session"
 static const char *const outcomes[] = { "approved", "rejected", "changes_requested", NULL };
 
 static const struct jv_field claim_fields[] = {
-	{ "kinds", JV_ARRAY, 0, 1, 4, NULL },
+	{ "kinds", JV_ARRAY, 0, 1, 4, NULL, NULL },
 };
+const struct jv_schema queue_claim_body = JV_SCHEMA(claim_fields);
 
 static const struct jv_field decision_fields[] = {
-	{ "outcome",     JV_STRING, JV_REQUIRED, 0, 0, outcomes },
-	{ "reason",      JV_STRING, JV_NULLABLE, 1, 2000, NULL },
-	{ "clause_keys", JV_ARRAY,  JV_NULLABLE, 0, 20, NULL },
+	{ "outcome",     JV_STRING, JV_REQUIRED, 0, 0, outcomes, NULL },
+	{ "reason",      JV_STRING, JV_NULLABLE | JV_TEXT, 1, 2000, NULL, NULL },
+	{ "clause_keys", JV_ARRAY,  JV_NULLABLE, 0, 20, NULL, NULL },
 };
+const struct jv_schema submission_decide_body = JV_SCHEMA(decision_fields);
 
 static const struct jv_field appeal_fields[] = {
-	{ "statement", JV_STRING, JV_REQUIRED, 1, 5000, NULL },
+	{ "statement", JV_STRING, JV_REQUIRED | JV_TEXT, 1, 5000, NULL, NULL },
 };
+const struct jv_schema submission_appeal_body = JV_SCHEMA(appeal_fields);
 
 static const char SQL_PROGRAM[] = "SELECT 1 FROM programs WHERE id = $1";
 
@@ -209,8 +212,7 @@ h_queue_claim(struct reqctx *rc)
 		reply_problem(rc, 404, "not-found", "no such program");
 		return;
 	}
-	errors = json_array();
-	jv_check(rc->body, claim_fields, FB_ARRAY_LEN(claim_fields), "", errors);
+	errors = req_body_errors(rc);
 	json_array_foreach(k, i, v) {
 		const char *const *kk;
 
@@ -360,11 +362,10 @@ h_submission_decide(struct reqctx *rc)
 {
 	const json_t *b = rc->body, *keys = json_object_get(b, "clause_keys"), *k;
 	const char *outcome = jv_str(b, "outcome");
-	json_t *errors = json_array();
+	json_t *errors = req_body_errors(rc);
 	char field[48];
 	size_t i;
 
-	jv_check(b, decision_fields, FB_ARRAY_LEN(decision_fields), "", errors);
 	json_array_foreach(keys, i, k) {
 		snprintf(field, sizeof(field), "clause_keys[%zu]", i);
 		if (!json_is_string(k) || json_string_length(k) < 1 || json_string_length(k) > 64)
@@ -432,13 +433,6 @@ appeal_locked(struct db_job *job, const PGresult *res, void *arg)
 void
 h_submission_appeal(struct reqctx *rc)
 {
-	json_t *errors = json_array();
-
-	if (jv_check(rc->body, appeal_fields, FB_ARRAY_LEN(appeal_fields), "", errors) > 0) {
-		reply_invalid(rc, errors);
-		return;
-	}
-	json_decref(errors);
 	review_change(rc, appeal_locked, SQL_APPEAL_LOCK);
 }
 

@@ -12,6 +12,7 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
 #include "server.h"
@@ -20,7 +21,8 @@
 #define LOGIN_MAX_FAILURES 10
 
 struct login {
-	char *email, *password;
+	char *email, *password;   /* email: the stored address, once found */
+	char *key;                /* the normalized address failures count under */
 	char *user_id, *hash, *role, *display_name, *created_at;
 	char token[CRYPTO_TOKEN_LEN];
 	char session_id[CRYPTO_UUID_LEN];
@@ -28,19 +30,29 @@ struct login {
 };
 
 static const struct jv_field login_fields[] = {
-	{ "email",    JV_STRING, JV_REQUIRED, 1, 254, NULL },
-	{ "password", JV_STRING, JV_REQUIRED, 1, 1024, NULL },
+	{ "email",    JV_STRING, JV_REQUIRED, 1, 254, NULL, NULL },
+	{ "password", JV_STRING, JV_REQUIRED, 1, 1024, NULL, NULL },
 };
+const struct jv_schema session_create_body = JV_SCHEMA(login_fields);
 
+/*
+ * $1 the normalized address (lib/email.h), so that the address signs in as
+ * it was typed at creation, in any case or compatibility form, and every
+ * spelling counts against one limit; $2 the typed address lower-cased, for
+ * an account not yet given its normalized form (0008, `fairbeta migrate`).
+ */
 static const char SQL_LOOKUP[] =
 	"SELECT u.id, u.password_hash, u.role, u.display_name, rfc3339(u.created_at),"
-	"       f.n, f.retry_after"
+	"       f.n, f.retry_after, u.email"
 	"  FROM (SELECT count(*) AS n,"
 	"               greatest(1, ceil(extract(epoch FROM min(at) + interval '15 minutes' - now())))::int"
 	"                 AS retry_after"
 	"          FROM login_failures"
 	"         WHERE email = $1 AND at > now() - interval '15 minutes') f"
-	"  LEFT JOIN users u ON u.email = $1 AND u.disabled_at IS NULL";
+	"  LEFT JOIN LATERAL (SELECT * FROM users"
+	"                      WHERE (email_norm = $1 OR (email_norm IS NULL AND email = $2))"
+	"                        AND disabled_at IS NULL"
+	"                      ORDER BY email_norm IS NULL LIMIT 1) u ON true";
 
 static const char SQL_FAILURE[] =
 	"WITH old AS (DELETE FROM login_failures"
@@ -107,7 +119,7 @@ verify_done(struct reqctx *rc)
 
 	if (!l->verified) {
 		job = db_job_new(0);
-		db_job_add(job, NULL, SQL_FAILURE, 1, l->email);
+		db_job_add(job, NULL, SQL_FAILURE, 1, l->key);
 		log_info(&rc->log, "sign-in failed");
 		req_db(rc, job, login_unauthorized);
 		return;
@@ -120,7 +132,7 @@ verify_done(struct reqctx *rc)
 
 	job = db_job_new(DB_TX);
 	db_job_add(job, NULL, SQL_SESSION, 4, l->session_id, l->user_id, token_hash, ttl);
-	db_job_add(job, NULL, SQL_CLEAR_FAILURES, 1, l->email);
+	db_job_add(job, NULL, SQL_CLEAR_FAILURES, 1, l->key);
 	after = json_pack("{s:s}", "user_id", l->user_id);
 	audit_add(job, &(struct audit_entry){
 		.actor_id = l->user_id, .actor_role = l->role, .action = "session.create",
@@ -159,30 +171,29 @@ lookup_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 	l->role = col(rc, r, 2);
 	l->display_name = col(rc, r, 3);
 	l->created_at = col(rc, r, 4);
+	if (!PQgetisnull(r, 0, 7))
+		l->email = col(rc, r, 7);
 	req_offload(rc, verify_work, verify_done);
 }
 
 void
 h_session_create(struct reqctx *rc)
 {
-	json_t *errors = json_array();
 	struct login *l;
 	struct db_job *job;
 
-	if (jv_check(rc->body, login_fields, FB_ARRAY_LEN(login_fields), "", errors)) {
-		reply_invalid(rc, errors);
-		return;
-	}
-	json_decref(errors);
 	l = arena_alloc(rc->arena, sizeof(*l));
 	memset(l, 0, sizeof(*l));
 	l->email = arena_strdup(rc->arena, jv_str(rc->body, "email"));
 	valid_lower(l->email);
+	l->key = arena_alloc(rc->arena, EMAIL_FORM_MAX);
+	if (email_normalize(l->email, l->key, EMAIL_FORM_MAX) != 0)
+		l->key = l->email;      /* nothing normalizes to it: an unknown address */
 	l->password = arena_strdup(rc->arena, jv_str(rc->body, "password"));
 	rc->h = l;
 
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_LOOKUP, 1, l->email);
+	db_job_add(job, NULL, SQL_LOOKUP, 2, l->key, l->email);
 	req_db(rc, job, lookup_done);
 }
 

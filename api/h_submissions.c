@@ -30,35 +30,39 @@ static const char *const submission_statuses[] = {
 	"changes_requested", "appealed", "withdrawn", NULL,
 };
 
-static const struct jv_field submission_fields[] = {
-	{ "kind",        JV_STRING, JV_REQUIRED, 0, 0, submission_kinds },
-	{ "title",       JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
-	{ "description", JV_STRING, 0, 0, 10000, NULL },
-	{ "media",       JV_ARRAY,  0, 0, 20, NULL },
-	{ "hours",       JV_NUMBER, 0, 0, 0, NULL },
-	{ "generation",  JV_OBJECT, JV_NULLABLE, 0, 0, NULL },
-};
-
 static const struct jv_field media_fields[] = {
-	{ "uri",    JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 2048, NULL },
-	{ "sha256", JV_STRING,  JV_REQUIRED, 64, 64, NULL },
-	{ "bytes",  JV_INTEGER, JV_REQUIRED, 0, 1000000000000LL, NULL },
-	{ "mime",   JV_STRING,  JV_REQUIRED | JV_ONELINE, 3, 255, NULL },
+	{ "uri",    JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 2048, NULL, NULL },
+	{ "sha256", JV_STRING,  JV_REQUIRED, 64, 64, NULL, NULL },
+	{ "bytes",  JV_INTEGER, JV_REQUIRED, 0, 1000000000000LL, NULL, NULL },
+	{ "mime",   JV_STRING,  JV_REQUIRED, 3, 255, NULL, NULL },  /* mime_type() */
 };
+static const struct jv_schema media_schema = JV_SCHEMA(media_fields);
 
 static const struct jv_field generation_fields[] = {
-	{ "model",         JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 100, NULL },
-	{ "model_version", JV_STRING,  JV_ONELINE, 0, 100, NULL },
-	{ "prompt",        JV_STRING,  0, 0, 10000, NULL },
-	{ "seed",          JV_INTEGER, 0, 0, 0, NULL },
-	{ "resolution",    JV_STRING,  JV_ONELINE, 1, 32, NULL },
-	{ "duration_s",    JV_NUMBER,  0, 0, 0, NULL },
+	{ "model",         JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 100, NULL, NULL },
+	{ "model_version", JV_STRING,  JV_ONELINE, 0, 100, NULL, NULL },
+	{ "prompt",        JV_STRING,  JV_TEXT, 0, 10000, NULL, NULL },
+	{ "seed",          JV_INTEGER, 0, 0, 0, NULL, NULL },
+	{ "resolution",    JV_STRING,  JV_ONELINE, 1, 32, NULL, NULL },
+	{ "duration_s",    JV_NUMBER,  0, 0, 0, NULL, NULL },
 };
+static const struct jv_schema generation_schema = JV_SCHEMA(generation_fields);
+
+static const struct jv_field submission_fields[] = {
+	{ "kind",        JV_STRING, JV_REQUIRED, 0, 0, submission_kinds, NULL },
+	{ "title",       JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL, NULL },
+	{ "description", JV_STRING, JV_TEXT, 0, 10000, NULL, NULL },
+	{ "media",       JV_ARRAY,  0, 0, 20, NULL, &media_schema },
+	{ "hours",       JV_NUMBER, 0, 0, 0, NULL, NULL },
+	{ "generation",  JV_OBJECT, JV_NULLABLE, 0, 0, NULL, &generation_schema },
+};
+const struct jv_schema submission_create_body = JV_SCHEMA(submission_fields);
 
 static const struct jv_field exhibit_fields[] = {
-	{ "venue",     JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
-	{ "starts_at", JV_STRING, JV_REQUIRED, 1, 64, NULL },
+	{ "venue",     JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL, NULL },
+	{ "starts_at", JV_STRING, JV_REQUIRED, 1, 64, NULL, NULL },
 };
+const struct jv_schema submission_exhibit_body = JV_SCHEMA(exhibit_fields);
 
 static const char *const list_query[] = {
 	"program_id", "status", "kind", "limit", "cursor", NULL,
@@ -216,6 +220,8 @@ dump(const json_t *v, const char *absent)
 	return v && !json_is_null(v) ? json_dumps(v, JSON_COMPACT) : (absent ? strdup(absent) : NULL);
 }
 
+static long long hours_hundredths(double v);
+
 static int
 submit_checked(struct db_job *job, const PGresult *res, void *arg)
 {
@@ -247,9 +253,11 @@ submit_checked(struct db_job *job, const PGresult *res, void *arg)
 		    PQgetvalue(res, 0, 4));
 
 	hours[0] = '\0';
-	if (json_is_number(json_object_get(b, "hours")))
-		snprintf(hours, sizeof(hours), "%.2f",
-		    json_number_value(json_object_get(b, "hours")));
+	if (json_is_number(json_object_get(b, "hours"))) {
+		long long h = hours_hundredths(json_number_value(json_object_get(b, "hours")));
+
+		snprintf(hours, sizeof(hours), "%lld.%02lld", h / 100, h % 100);
+	}
 	media = dump(json_object_get(b, "media"), "[]");
 	generation = dump(json_object_get(b, "generation"), NULL);
 	db_job_add(job, submission_inserted, SQL_INSERT, 15, sb->id, sb->program_id,
@@ -316,7 +324,6 @@ check_media(const json_t *media, json_t *errors)
 	char field[48];
 	size_t i;
 
-	jv_check_items(media, media_fields, FB_ARRAY_LEN(media_fields), "media", errors);
 	json_array_foreach(media, i, m) {
 		const char *uri = jv_str(m, "uri"), *sha = jv_str(m, "sha256");
 		const char *mime = jv_str(m, "mime");
@@ -331,6 +338,21 @@ check_media(const json_t *media, json_t *errors)
 		if (mime && !mime_type(mime))
 			jv_error(errors, field, "must be a media type such as video/mp4");
 	}
+}
+
+/*
+ * Hours as the column stores them, numeric(4,2): whole hundredths, or -1 when
+ * the number is not exactly the one a two-decimal value parses to (1e-300 is
+ * not 0.00, and 0.30000000000000004 is not 0.3, though 0.3 is).
+ */
+static long long
+hours_hundredths(double v)
+{
+	double c = v * 100;
+
+	if (!(c >= 0 && c < 1e6) || (double)llround(c) / 100.0 != v)
+		return -1;
+	return (long long)llround(c);
 }
 
 static void
@@ -350,12 +372,13 @@ check_hours(const json_t *b, json_t *errors)
 	if (kind && !session) {
 		jv_error(errors, "hours", "is only for sessions");
 	} else {
-		double v = json_number_value(h);
+		long long c = hours_hundredths(json_number_value(h));
 
-		if (!(v > 0 && v <= 24))
+		if (!(json_number_value(h) > 0 && json_number_value(h) <= 24))
 			jv_error(errors, "hours", "must be more than 0 and at most 24");
-		else if (fabs(v * 100 - round(v * 100)) > 1e-6)
-			jv_error(errors, "hours", "must have at most 2 decimals");
+		else if (c < 1 || c > 2400)
+			jv_error(errors, "hours", "must be a whole number of hundredths "
+			    "of an hour, at least 0.01");
 	}
 }
 
@@ -367,7 +390,6 @@ check_generation(const json_t *b, json_t *errors)
 
 	if (!json_is_object(g))
 		return;
-	jv_check(g, generation_fields, FB_ARRAY_LEN(generation_fields), "generation.", errors);
 	if (json_is_number(d) && !(json_number_value(d) >= 0 && json_number_value(d) <= 3600))
 		jv_error(errors, "generation.duration_s", "must be from 0 to 3600");
 }
@@ -399,8 +421,7 @@ h_submission_create(struct reqctx *rc)
 		reply_problem(rc, 404, "not-found", "no such program");
 		return;
 	}
-	errors = json_array();
-	jv_check(b, submission_fields, FB_ARRAY_LEN(submission_fields), "", errors);
+	errors = req_body_errors(rc);
 	check_media(json_object_get(b, "media"), errors);
 	check_hours(b, errors);
 	check_generation(b, errors);
@@ -652,10 +673,9 @@ exhibited(struct reqctx *rc, struct db_job *job, enum db_status st)
 void
 h_submission_exhibit(struct reqctx *rc)
 {
-	json_t *errors = json_array();
+	json_t *errors = req_body_errors(rc);
 	const char *starts = jv_str(rc->body, "starts_at");
 
-	jv_check(rc->body, exhibit_fields, FB_ARRAY_LEN(exhibit_fields), "", errors);
 	if (starts && !valid_rfc3339(starts))
 		jv_error(errors, "starts_at", "must be an RFC 3339 date-time");
 	if (json_array_size(errors) > 0) {

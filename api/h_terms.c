@@ -20,26 +20,30 @@ static const char *const clause_kinds[] = {
 	"confidentiality", "responsible_use", "sharing", "compensation", "other", NULL,
 };
 
-static const struct jv_field terms_fields[] = {
-	{ "clauses",            JV_ARRAY,  JV_REQUIRED, 1, 100, NULL },
-	{ "confidential_until", JV_STRING, JV_NULLABLE, 0, 64, NULL },
-};
-
 static const struct jv_field clause_fields[] = {
-	{ "key",   JV_STRING, JV_REQUIRED, 1, 64, NULL },
-	{ "kind",  JV_STRING, JV_REQUIRED, 0, 0, clause_kinds },
-	{ "title", JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL },
-	{ "body",  JV_STRING, JV_REQUIRED, 1, 20000, NULL },
+	{ "key",   JV_STRING, JV_REQUIRED, 1, 64, NULL, NULL },
+	{ "kind",  JV_STRING, JV_REQUIRED, 0, 0, clause_kinds, NULL },
+	{ "title", JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL, NULL },
+	{ "body",  JV_STRING, JV_REQUIRED | JV_TEXT, 1, 20000, NULL, NULL },
 };
+static const struct jv_schema clause_schema = JV_SCHEMA(clause_fields);
 
-static const struct jv_field rates_fields[] = {
-	{ "rates", JV_ARRAY, JV_REQUIRED, 1, 5, NULL },
+static const struct jv_field terms_fields[] = {
+	{ "clauses",            JV_ARRAY,  JV_REQUIRED, 1, 100, NULL, &clause_schema },
+	{ "confidential_until", JV_STRING, JV_NULLABLE, 0, 64, NULL, NULL },
 };
+const struct jv_schema terms_publish_body = JV_SCHEMA(terms_fields);
 
 static const struct jv_field rate_fields[] = {
-	{ "kind",         JV_STRING,  JV_REQUIRED, 0, 0, repr_rate_kinds },
-	{ "amount_minor", JV_INTEGER, JV_REQUIRED, 0, MAX_AMOUNT_MINOR, NULL },
+	{ "kind",         JV_STRING,  JV_REQUIRED, 0, 0, repr_rate_kinds, NULL },
+	{ "amount_minor", JV_INTEGER, JV_REQUIRED, 0, MAX_AMOUNT_MINOR, NULL, NULL },
 };
+static const struct jv_schema rate_schema = JV_SCHEMA(rate_fields);
+
+static const struct jv_field rates_fields[] = {
+	{ "rates", JV_ARRAY, JV_REQUIRED, 1, 5, NULL, &rate_schema },
+};
+const struct jv_schema rates_put_body = JV_SCHEMA(rates_fields);
 
 /* Locks the program for a new version; $1 id. */
 static const char SQL_LOCK_PROGRAM[] =
@@ -200,16 +204,14 @@ void
 h_terms_publish(struct reqctx *rc)
 {
 	const json_t *b = rc->body, *clauses = json_object_get(b, "clauses"), *c;
-	json_t *errors = json_array();
+	json_t *errors = req_body_errors(rc);
 	const char *until;
 	char field[48];
 	size_t i;
 
-	jv_check(b, terms_fields, FB_ARRAY_LEN(terms_fields), "", errors);
 	until = jv_str(b, "confidential_until");
 	if (until && !valid_rfc3339(until))
 		jv_error(errors, "confidential_until", "must be an RFC 3339 date-time");
-	jv_check_items(clauses, clause_fields, FB_ARRAY_LEN(clause_fields), "clauses", errors);
 	json_array_foreach(clauses, i, c) {
 		const char *key = jv_str(c, "key");
 
@@ -352,12 +354,10 @@ void
 h_rates_put(struct reqctx *rc)
 {
 	const json_t *rates = json_object_get(rc->body, "rates");
-	json_t *errors = json_array();
+	json_t *errors = req_body_errors(rc);
 	char field[48];
 	size_t i;
 
-	jv_check(rc->body, rates_fields, FB_ARRAY_LEN(rates_fields), "", errors);
-	jv_check_items(rates, rate_fields, FB_ARRAY_LEN(rate_fields), "rates", errors);
 	for (i = 0; i < json_array_size(rates); i++) {
 		snprintf(field, sizeof(field), "rates[%zu].kind", i);
 		if (jv_repeats(rates, i, "kind"))

@@ -5,6 +5,7 @@
 
 #include "audit.h"
 #include "crypto.h"
+#include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
 #include "valid.h"
@@ -12,20 +13,23 @@
 static const char *const role_names[] = { "admin", "staff", "finance", "artist", NULL };
 
 static const struct jv_field user_fields[] = {
-	{ "email",        JV_STRING, JV_REQUIRED | JV_ONELINE, 3, 254, NULL },
-	{ "password",     JV_STRING, JV_REQUIRED, 8, 256, NULL },
-	{ "display_name", JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 100, NULL },
-	{ "role",         JV_STRING, JV_REQUIRED, 0, 0, role_names },
+	{ "email",        JV_STRING, JV_REQUIRED | JV_ONELINE, 3, 254, NULL, NULL },
+	{ "password",     JV_STRING, JV_REQUIRED, 8, 256, NULL, NULL },
+	{ "display_name", JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 100, NULL, NULL },
+	{ "role",         JV_STRING, JV_REQUIRED, 0, 0, role_names, NULL },
 };
+const struct jv_schema user_create_body = JV_SCHEMA(user_fields);
 
+/* Does nothing on a clash with any unique address form (lib/email.h). */
 static const char SQL_INSERT_USER[] =
-	"INSERT INTO users (id, email, password_hash, display_name, role)"
-	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT (email) DO NOTHING"
-	" RETURNING rfc3339(created_at)";
+	"INSERT INTO users (id, email, password_hash, display_name, role, email_norm,"
+	" email_skeleton) VALUES ($1, lower($2), $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
+	" RETURNING email, rfc3339(created_at)";
 
 struct newuser {
 	char id[CRYPTO_UUID_LEN];
 	char *email, *password, *display_name, *role;
+	struct email_identity addr;
 	char hash[CRYPTO_PWHASH_LEN];
 	bool hashed;
 };
@@ -37,30 +41,60 @@ h_me(struct reqctx *rc)
 	    rc->user.display_name, rc->user.role, rc->user.created_at));
 }
 
-/* Aborts the transaction (DB_ABORTED) when the address was already taken. */
+/* 409 for the address of an account made before its identity was (0008). */
+static int
+pending_step(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct reqctx *rc = req_of(arg);
+	struct newuser *u = rc->h;
+
+	FB_UNUSED(job);
+	switch (email_clash_rows(&u->addr, res, 0)) {
+	case EMAIL_CLASH_TAKEN:
+		return req_refuse(rc, 409, "conflict", NULL, "a user with this email already exists");
+	case EMAIL_CLASH_CONFUSABLE:
+		return req_refuse(rc, 409, EMAIL_SLUG_CONFUSABLE, NULL, EMAIL_DETAIL_CONFUSABLE);
+	default:
+		return 0;
+	}
+}
+
+static int
+clash_step(struct db_job *job, const PGresult *res, void *arg)
+{
+	FB_UNUSED(job);
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f')
+		return req_refuse(req_of(arg), 409, EMAIL_SLUG_CONFUSABLE, NULL,
+		    EMAIL_DETAIL_CONFUSABLE);
+	return req_refuse(req_of(arg), 409, "conflict", NULL,
+	    "a user with this email already exists");
+}
+
+/* The address (or one like it) was taken: ask which, then roll back. */
 static int
 insert_step(struct db_job *job, const PGresult *res, void *arg)
 {
-	FB_UNUSED(job);
-	FB_UNUSED(arg);
-	return PQntuples(res) == 1 ? 0 : -1;
+	struct newuser *u = req_of(arg)->h;
+
+	if (PQntuples(res) == 1)
+		return 0;
+	db_job_add(job, clash_step, EMAIL_SQL_CLASH, 3, u->addr.norm, u->addr.skel, u->email);
+	return 0;
 }
 
 static void
 user_created(struct reqctx *rc, struct db_job *job, enum db_status st)
 {
 	struct newuser *u = rc->h;
+	const PGresult *r;
 
-	if (st == DB_ABORTED) {
-		reply_problem(rc, 409, "conflict", "a user with this email already exists");
-		return;
-	}
 	if (st != DB_OK) {
 		reply_db_failure(rc, job, st);
 		return;
 	}
-	reply_json(rc, 201, user_json(u->id, u->email, u->display_name, u->role,
-	    PQgetvalue(db_job_result(job, 0), 0, 0)));
+	r = db_job_result(job, 1);
+	reply_json(rc, 201, user_json(u->id, PQgetvalue(r, 0, 0), u->display_name, u->role,
+	    PQgetvalue(r, 0, 1)));
 }
 
 static void
@@ -84,8 +118,9 @@ hash_done(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(DB_TX);
-	db_job_add(job, insert_step, SQL_INSERT_USER, 5, u->id, u->email, u->hash,
-	    u->display_name, u->role);
+	db_job_add(job, pending_step, EMAIL_SQL_PENDING, 0);
+	db_job_add(job, insert_step, SQL_INSERT_USER, 7, u->id, u->email, u->hash,
+	    u->display_name, u->role, u->addr.norm, u->addr.skel);
 	after = json_pack("{s:s, s:s, s:s, s:s}", "id", u->id, "email", u->email,
 	    "display_name", u->display_name, "role", u->role);
 	audit_add(job, &(struct audit_entry){
@@ -100,23 +135,21 @@ hash_done(struct reqctx *rc)
 void
 h_user_create(struct reqctx *rc)
 {
-	json_t *errors = json_array();
-	struct newuser *u;
+	json_t *errors = req_body_errors(rc);
+	struct newuser *u = arena_alloc(rc->arena, sizeof(*u));
+	fb_err why;
 
-	jv_check(rc->body, user_fields, FB_ARRAY_LEN(user_fields), "", errors);
+	memset(u, 0, sizeof(*u));
 	if (json_is_string(json_object_get(rc->body, "email")) &&
-	    !valid_email(jv_str(rc->body, "email")))
-		jv_error(errors, "email", "is not an email address");
+	    !email_identify(jv_str(rc->body, "email"), &u->addr, why))
+		jv_error(errors, "email", why);
 	if (json_array_size(errors) > 0) {
 		reply_invalid(rc, errors);
 		return;
 	}
 	json_decref(errors);
-	u = arena_alloc(rc->arena, sizeof(*u));
-	memset(u, 0, sizeof(*u));
 	crypto_uuid_new(u->id);
-	u->email = arena_strdup(rc->arena, jv_str(rc->body, "email"));
-	valid_lower(u->email);
+	u->email = u->addr.addr;
 	u->password = arena_strdup(rc->arena, jv_str(rc->body, "password"));
 	u->display_name = arena_strdup(rc->arena, jv_str(rc->body, "display_name"));
 	u->role = arena_strdup(rc->arena, jv_str(rc->body, "role"));

@@ -9,9 +9,28 @@
 #define FB_HANDLERS_H
 
 #include "http.h"
+#include "jsonv.h"
 
 extern const struct route routes[];
 extern const int nroutes;
+
+/*
+ * The body each RT_BODY route takes, named after its handler and defined
+ * beside it; routes.c puts them in the table (jv_no_members: none).
+ */
+extern const struct jv_schema session_create_body, user_create_body;
+extern const struct jv_schema program_create_body, program_patch_body;
+extern const struct jv_schema terms_publish_body, rates_put_body;
+extern const struct jv_schema invitation_create_body;
+extern const struct jv_schema enrollment_create_body, enrollment_accept_terms_body,
+    enrollment_withdraw_body;
+extern const struct jv_schema submission_create_body, submission_exhibit_body;
+extern const struct jv_schema queue_claim_body, submission_decide_body,
+    submission_appeal_body;
+extern const struct jv_schema ledger_fund_body, ledger_adjust_body, ledger_reverse_body;
+extern const struct jv_schema payout_draft_body, payout_item_paid_body,
+    payout_item_failed_body;
+extern const struct jv_schema prefs_put_body, webhook_create_body;
 
 /* h_ops.c */
 void h_healthz(struct reqctx *rc);
@@ -137,6 +156,8 @@ void list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors);
 /* Query parameters not in known (NULL-terminated) are errors, as unknown
  * JSON fields are. */
 void list_check_query(struct reqctx *rc, const char *const *known, json_t *errors);
+/* ?from= and ?to=: RFC 3339 date-times, and to not earlier than from. */
+void list_check_window(struct reqctx *rc, json_t *errors);
 /* Opaque cursor for a position (arena). */
 char *list_cursor(struct reqctx *rc, const char *position);
 /*

@@ -6,6 +6,7 @@
 
 #include <event2/buffer.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
 #include "crypto.h"
@@ -54,6 +55,7 @@ rc_free(struct reqctx *rc)
 	if (rc->query_parsed)
 		evhttp_clear_headers(&rc->query);
 	json_decref(rc->body);
+	json_decref(rc->body_errors);
 	json_decref(rc->refusal.ext);
 	arena_free(rc->arena);
 	free(rc);
@@ -125,6 +127,9 @@ reply_finish(struct reqctx *rc, int status, struct evbuffer *buf)
 {
 	if (rc->replied)
 		fb_fatal("request %s answered twice", rc->log.request_id);
+	if (status < 400 && json_array_size(rc->body_errors) > 0)
+		fb_fatal("%s %s: the handler lost its body's problems (req_body_errors)",
+		    rc->log.method, rc->route->pattern);
 	rc->replied = true;
 	/* under an Idempotency-Key the reply is stored before the client sees it */
 	if (idem_finish(rc, status, buf))
@@ -297,7 +302,7 @@ void
 reply_problem_ext(struct reqctx *rc, int status, const char *slug, json_t *ext,
     const char *detail)
 {
-	json_t *p = json_object();
+	json_t *p = json_object(), *inst;
 	char type[128];
 
 	snprintf(type, sizeof(type), PROBLEM_BASE "%s", slug);
@@ -305,7 +310,9 @@ reply_problem_ext(struct reqctx *rc, int status, const char *slug, json_t *ext,
 	json_object_set_new(p, "title", json_string(status_title(status)));
 	json_object_set_new(p, "status", json_integer(status));
 	json_object_set_new(p, "detail", json_string(detail));
-	json_object_set_new(p, "instance", json_string(rc->path ? rc->path : "/"));
+	/* the path as received; not UTF-8 (jansson refuses it): the root */
+	inst = json_string(rc->path ? rc->path : "/");
+	json_object_set_new(p, "instance", inst ? inst : json_string("/"));
 	json_object_set_new(p, "request_id", json_string(rc->log.request_id));
 	if (ext != NULL) {
 		json_object_update(p, ext);
@@ -346,6 +353,69 @@ reply_invalid(struct reqctx *rc, json_t *errors)
 	reply_problem_ext(rc, 422, "validation", ext, detail);
 }
 
+/*
+ * What a failed statement means for the client, by SQLSTATE (longest prefix
+ * first). Input is validated before it reaches SQL, exactly as the columns
+ * store it; this table is the net under that: a value the database still
+ * refuses is the client's 422 or 409, a transaction that lost a race more
+ * often than the pool retries it is 503 with Retry-After, and only what is
+ * left (a bug of ours) is 500.
+ */
+static const struct {
+	const char *prefix;
+	int status;
+	const char *slug;
+	const char *detail;
+} sqlstate_replies[] = {
+	{ "23505", 409, "conflict", "the request conflicts with an existing resource" },
+	{ "23503", 409, "conflict", "the request refers to something that no longer exists" },
+	{ "23",    422, "validation", "a value is out of the range the resource accepts" },
+	{ "22",    422, "validation", "a value is out of the range the resource accepts" },
+	{ "54",    422, "validation", "a value is too large or too complex" },
+	{ "40",    503, "busy", "the change lost a race with another; try again" },
+	{ "57014", 503, "busy", "the request took too long; try again shortly" },
+	{ "53",    503, "busy", "the database is short of resources; try again shortly" },
+};
+
+static int
+sqlstate_find(const char *ss)
+{
+	size_t i;
+
+	for (i = 0; i < FB_ARRAY_LEN(sqlstate_replies); i++)
+		if (strncmp(ss, sqlstate_replies[i].prefix,
+		    strlen(sqlstate_replies[i].prefix)) == 0)
+			return (int)i;
+	return -1;
+}
+
+int
+http_sqlstate_status(const char *sqlstate)
+{
+	int i = sqlstate_find(sqlstate);
+
+	return i < 0 ? 500 : sqlstate_replies[i].status;
+}
+
+/* Answers a DB_SQL_ERROR from the table above; false when it is ours (500). */
+static bool
+reply_sqlstate(struct reqctx *rc, struct db_job *job)
+{
+	const char *ss = db_job_sqlstate(job);
+	int i = sqlstate_find(ss);
+
+	if (i < 0)
+		return false;
+	if (sqlstate_replies[i].status < 500)
+		log_warn(&rc->log, "validation gap: the database refused %s (%s %s)",
+		    ss, db_job_constraint(job), db_job_errmsg(job));
+	else
+		req_set_header(rc, "Retry-After", "1");
+	reply_problem(rc, sqlstate_replies[i].status, sqlstate_replies[i].slug, "%s",
+	    sqlstate_replies[i].detail);
+	return true;
+}
+
 void
 reply_db_failure(struct reqctx *rc, struct db_job *job, enum db_status st)
 {
@@ -357,6 +427,8 @@ reply_db_failure(struct reqctx *rc, struct db_job *job, enum db_status st)
 		    rc->refusal.detail);
 		return;
 	}
+	if (st == DB_SQL_ERROR && reply_sqlstate(rc, job))
+		return;
 	switch (st) {
 	case DB_BUSY:
 		req_set_header(rc, "Retry-After", "1");
@@ -474,24 +546,48 @@ req_refuse(struct reqctx *rc, int status, const char *slug, json_t *ext,
 	return -1;
 }
 
+/*
+ * RFC 9110: "*" alone, or a comma-separated list of entity tags ("x" or
+ * W/"x", where x has no quote, control or space). A header that is neither
+ * matches nothing, so a malformed If-Match never lets a change through.
+ */
 bool
 req_if_match(const char *header, const char *etag)
 {
 	size_t n = strlen(etag);
-	const char *p = header;
+	const char *p = header, *q;
+	bool found = false;
 
-	while (*p) {
-		while (*p == ' ' || *p == ',' || *p == '\t')
-			p++;
-		if (*p == '*')
-			return true;
-		if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' ||
-		    p[n] == ' ' || p[n] == '\t'))
-			return true;
-		while (*p && *p != ',')
-			p++;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '*') {
+		for (q = p + 1; *q == ' ' || *q == '\t'; q++)
+			;
+		return *q == '\0';
 	}
-	return false;
+	for (;;) {
+		bool weak = strncmp(p, "W/", 2) == 0;
+
+		q = weak ? p + 2 : p;
+		if (*q++ != '"')
+			return false;
+		while (*q && *q != '"' && (unsigned char)*q > 0x20 && *q != 0x7f)
+			q++;
+		if (*q++ != '"')
+			return false;
+		/* weak tags never match: If-Match uses the strong comparison */
+		if (!weak && (size_t)(q - p) == n && strncmp(p, etag, n) == 0)
+			found = true;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		if (*q == '\0')
+			return found;
+		if (*q++ != ',')
+			return false;
+		while (*q == ' ' || *q == '\t')
+			q++;
+		p = q;
+	}
 }
 
 void
@@ -587,6 +683,88 @@ request_id_ok(const char *s)
 	return n > 0 && n < 64;
 }
 
+/*
+ * Headers that say one thing once. A second copy is refused rather than
+ * guessed at: two Content-Lengths (or one with Transfer-Encoding) frame the
+ * body two ways, the way requests are smuggled past proxies; two
+ * Authorizations or Idempotency-Keys would have libevent's first one act
+ * while a proxy or log saw the other.
+ */
+static const char *const singleton_headers[] = {
+	"Authorization", "Content-Length", "Content-Type", "Transfer-Encoding",
+	"Idempotency-Key", "If-Match", "If-None-Match", "Host",
+};
+
+/* NULL, or the name of a header the request repeats or frames twice. */
+static const char *
+headers_refusal(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	struct evkeyval *kv;
+	size_t i;
+
+	for (i = 0; i < FB_ARRAY_LEN(singleton_headers); i++) {
+		int n = 0;
+
+		TAILQ_FOREACH(kv, in, next)
+			if (strcasecmp(kv->key, singleton_headers[i]) == 0)
+				n++;
+		if (n > 1)
+			return singleton_headers[i];
+	}
+	if (evhttp_find_header(in, "Content-Length") != NULL &&
+	    evhttp_find_header(in, "Transfer-Encoding") != NULL)
+		return "Content-Length with Transfer-Encoding";
+	return NULL;
+}
+
+static int
+hex_digit(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+static bool
+utf8_ok(const char *s)
+{
+	json_t *probe = json_string(s);     /* jansson refuses text that is not UTF-8 */
+
+	json_decref(probe);
+	return probe != NULL;
+}
+
+/*
+ * A query string fairbeta will read, parameter by parameter: every escape is
+ * two hex digits and not %00 (a NUL would cut the value short after
+ * validation saw all of it), and every name and value decodes to UTF-8.
+ * Problems go to errors under the parameter's name, as other bad parameters.
+ */
+static void
+query_check(struct reqctx *rc, const char *q, json_t *errors)
+{
+	struct evkeyval *kv;
+	const char *seg = q, *p;
+
+	while (*seg) {
+		size_t n = strcspn(seg, "&"), name = strcspn(seg, "=&");
+
+		for (p = seg; p < seg + n; p++)
+			if (*p == '%' && (!hex_digit(p[1]) || !hex_digit(p[2]) ||
+			    (p[1] == '0' && p[2] == '0'))) {
+				char *field = arena_strndup(rc->arena, seg, name);
+
+				jv_error(errors, utf8_ok(field) ? field : "",
+				    "has a bad percent-escape or an encoded NUL (%00)");
+				break;
+			}
+		seg += n + (seg[n] == '&');
+	}
+	TAILQ_FOREACH(kv, &rc->query, next)
+		if (!utf8_ok(kv->key) || !utf8_ok(kv->value))
+			jv_error(errors, utf8_ok(kv->key) ? kv->key : "",
+			    "is not UTF-8 text");
+}
+
 static bool
 content_type_is_json(const char *ct)
 {
@@ -611,8 +789,9 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	    "X-Request-Id");
 	const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
 	const char *raw_query = uri ? evhttp_uri_get_query(uri) : NULL;
-	char allow[64], *decoded = NULL, *work;
-	size_t dlen = 0;
+	char allow[64], *work;
+	const char *refused;
+	json_t *errors;
 	int n;
 
 	atomic_fetch_add(&loop->inflight, 1);
@@ -623,6 +802,17 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	rc->route_index = -1;
 	rc->method = method_bit(evhttp_request_get_command(req));
 	rc->log.method = rc->method ? router_method_name(rc->method) : "OTHER";
+	if (rc->method == 0) {
+		/*
+		 * A method we do not serve (CONNECT, TRACE, PROPFIND, "get"): answered
+		 * 405 or 404 below. libevent reads no body for these, so the
+		 * connection closes after the answer rather than parse that body as
+		 * the next request; and it sends no body in answer to CONNECT, so
+		 * the request is marked GET for the answer's sake.
+		 */
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		req->type = EVHTTP_REQ_GET;
+	}
 	if (rid != NULL && request_id_ok(rid))
 		snprintf(rc->log.request_id, sizeof(rc->log.request_id), "%s", rid);
 	else
@@ -630,22 +820,27 @@ http_dispatch(struct evhttp_request *req, void *arg)
 
 	if (raw_path == NULL || *raw_path == '\0')
 		raw_path = "/";
-	decoded = evhttp_uridecode(raw_path, 0, &dlen);
-	if (decoded == NULL || strlen(decoded) != dlen) {
-		free(decoded);
-		rc->path = arena_strdup(rc->arena, "/");
-		reply_problem(rc, 400, "bad-request", "the path is not valid");
+	/* routed as received: the router decodes each segment after splitting */
+	rc->path = arena_strdup(rc->arena, raw_path);
+	work = arena_strdup(rc->arena, raw_path);
+	if ((refused = headers_refusal(req)) != NULL) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_problem(rc, 400, "bad-request", "the request repeats or contradicts a header: %s",
+		    refused);
 		return;
 	}
-	rc->path = arena_strdup(rc->arena, decoded);
-	work = arena_strdup(rc->arena, decoded);
-	free(decoded);
 	if (raw_query != NULL) {
 		if (evhttp_parse_query_str(raw_query, &rc->query) != 0) {
 			reply_problem(rc, 400, "bad-request", "the query string is not valid");
 			return;
 		}
 		rc->query_parsed = true;
+		query_check(rc, raw_query, errors = json_array());
+		if (json_array_size(errors) > 0) {
+			reply_invalid(rc, errors);
+			return;
+		}
+		json_decref(errors);
 	}
 
 	rc->observe = l->observe;
@@ -655,7 +850,7 @@ http_dispatch(struct evhttp_request *req, void *arg)
 			router_allow_header(rc->match.allow, allow, sizeof(allow));
 			req_set_header(rc, "Allow", allow);
 			reply_problem(rc, 405, "method-not-allowed", "%s is not allowed here; use %s",
-			    rc->log.method, allow);
+			    rc->method ? rc->log.method : "this method", allow);
 		} else {
 			reply_problem(rc, 404, "not-found", "no such resource");
 		}
@@ -666,6 +861,11 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	rc->log.route = rc->route->pattern;
 
 	n = (int)evbuffer_get_length(evhttp_request_get_input_buffer(req));
+	if (!(rc->route->flags & RT_BODY) && n > 0) {
+		reply_problem(rc, 400, "bad-request", "%s %s takes no body", rc->log.method,
+		    rc->route->pattern);
+		return;
+	}
 	if ((rc->route->flags & RT_BODY) && n > rc->loop->srv->cfg->max_body) {
 		reply_problem(rc, 413, "payload-too-large", "the body is larger than %ld bytes",
 		    rc->loop->srv->cfg->max_body);
@@ -678,12 +878,52 @@ http_dispatch(struct evhttp_request *req, void *arg)
 		req_authenticate(rc);
 }
 
-/* Decodes the JSON body when the route takes one, then calls the handler. */
+json_t *
+req_body_errors(struct reqctx *rc)
+{
+	json_t *errors = rc->body_errors;
+
+	if (!(rc->route->flags & RT_BODY_MORE))
+		fb_fatal("%s %s: req_body_errors() without RT_BODY_MORE", rc->log.method,
+		    rc->route->pattern);
+	rc->body_errors = NULL;
+	return errors != NULL ? errors : json_array();
+}
+
+/*
+ * Checks the body against the route's schema. Returns false when it has
+ * answered 422; on RT_BODY_MORE routes the problems wait for the handler.
+ */
+static bool
+req_check_body(struct reqctx *rc)
+{
+	json_t *errors = json_array();
+
+	jv_check_schema(rc->body, rc->route->body, "", errors);
+	if (rc->route->flags & RT_BODY_MORE) {
+		rc->body_errors = errors;
+		return true;
+	}
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return false;
+	}
+	json_decref(errors);
+	return true;
+}
+
+/*
+ * Decodes the JSON body when the route takes one and checks it against the
+ * route's schema, then calls the handler. A body with problems is answered
+ * before an Idempotency-Key is claimed, so it is never stored under one.
+ */
 static void
 req_run_handler(struct reqctx *rc)
 {
 	struct evbuffer *in = evhttp_request_get_input_buffer(rc->req);
 	size_t len = evbuffer_get_length(in);
+	bool keyed = rc->method == M_POST && rc->authed &&
+	    req_header(rc, "Idempotency-Key") != NULL;
 	char detail[256];
 
 	if ((rc->route->flags & RT_BODY_OPTIONAL) && len == 0) {
@@ -712,13 +952,15 @@ req_run_handler(struct reqctx *rc)
 		}
 		}
 	}
-	if (rc->method == M_POST && rc->authed && req_header(rc, "Idempotency-Key") != NULL) {
-		idem_begin(rc, req_header(rc, "Idempotency-Key"));
-		return;
-	}
-	if (rc->route->flags & RT_IDEMPOTENT) {
+	if ((rc->route->flags & RT_IDEMPOTENT) && !keyed) {
 		reply_problem(rc, 400, "idempotency-key-required",
 		    "this request moves money: send an Idempotency-Key header");
+		return;
+	}
+	if ((rc->route->flags & RT_BODY) && !req_check_body(rc))
+		return;
+	if (keyed) {
+		idem_begin(rc, req_header(rc, "Idempotency-Key"));
 		return;
 	}
 	rc->route->handler(rc);

@@ -56,6 +56,7 @@ struct reqctx {
 	struct auth_user user;
 	bool authed;
 	json_t *body;                    /* parsed JSON body, if the route takes one */
+	json_t *body_errors;             /* RT_BODY_MORE: the schema's problems (req_body_errors) */
 	int64_t started_us;
 	int status;
 	bool replied;
@@ -112,6 +113,14 @@ void reply_json_tagged(struct reqctx *rc, int status, json_t *body, const char *
  * 500, logging the cause.
  */
 void reply_db_failure(struct reqctx *rc, struct db_job *job, enum db_status st);
+/*
+ * The status reply_db_failure() gives a statement that failed with this
+ * SQLSTATE: 422 for a value the database refuses (classes 22, 23 but
+ * 23503/23505, 54), 409 for unique and foreign-key conflicts, 503 for lost
+ * races (class 40, after the pool's retries), timeouts and exhausted
+ * resources, and 500 for anything else, which is a bug of ours.
+ */
+int http_sqlstate_status(const char *sqlstate);
 
 /*
  * Streamed replies (exports), with chunked encoding: begin, any number of
@@ -166,6 +175,15 @@ int req_refuse(struct reqctx *rc, int status, const char *slug, json_t *ext,
     const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* Whether an If-Match header value names etag (or is "*"); weak tags never do. */
 bool req_if_match(const char *header, const char *etag);
+
+/*
+ * On an RT_BODY_MORE route: the problems the route's body schema found, as
+ * an errors array for reply_invalid() (the caller owns it). The handler adds
+ * its own checks' problems and answers 422 when there is any; a success
+ * reply to a body with schema problems left untaken is a bug and aborts.
+ * Calling it on another route aborts too: there the pipeline has answered.
+ */
+json_t *req_body_errors(struct reqctx *rc);
 
 /* The audit actor of this request: NULL for an anonymous caller. */
 const char *req_actor_id(struct reqctx *rc);

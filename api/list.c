@@ -14,6 +14,7 @@
 
 #include "handlers.h"
 #include "jsonv.h"
+#include "valid.h"
 
 /* A sequence number: 1 to 18 digits. */
 static bool
@@ -40,7 +41,7 @@ list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors)
 		char *end;
 		long v = strtol(l, &end, 10);
 
-		if (*l == '\0' || *end != '\0' || v < 1 || v > LIST_MAX_LIMIT)
+		if (!isdigit((unsigned char)*l) || *end != '\0' || v < 1 || v > LIST_MAX_LIMIT)
 			jv_error(errors, "limit", "must be a whole number from 1 to 200");
 		else
 			*limit = (int)v;
@@ -91,12 +92,40 @@ list_check_query(struct reqctx *rc, const char *const *known, json_t *errors)
 	if (!rc->query_parsed)
 		return;
 	TAILQ_FOREACH(kv, &rc->query, next) {
+		struct evkeyval *first;
+
 		for (k = known; *k; k++)
 			if (strcmp(*k, kv->key) == 0)
 				break;
-		if (*k == NULL)
+		if (*k == NULL) {
 			jv_error(errors, kv->key, "is not a known query parameter");
+			continue;
+		}
+		/* one value each: a second one would be silently ignored */
+		TAILQ_FOREACH(first, &rc->query, next)
+			if (strcmp(first->key, kv->key) == 0)
+				break;
+		if (first != kv)
+			jv_error(errors, kv->key, "is given more than once");
 	}
+}
+
+void
+list_check_window(struct reqctx *rc, json_t *errors)
+{
+	const char *from = req_query(rc, "from"), *to = req_query(rc, "to");
+	int64_t f = 0, t = 0;
+
+	if (from && (!valid_rfc3339(from) || valid_rfc3339_us(from, &f) != 0)) {
+		jv_error(errors, "from", "must be an RFC 3339 date-time");
+		from = NULL;
+	}
+	if (to && (!valid_rfc3339(to) || valid_rfc3339_us(to, &t) != 0)) {
+		jv_error(errors, "to", "must be an RFC 3339 date-time");
+		to = NULL;
+	}
+	if (from && to && t < f)
+		jv_error(errors, "to", "must not be earlier than from");
 }
 
 void

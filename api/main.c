@@ -9,6 +9,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "handlers.h"
+#include "httperr.h"
 #include "log.h"
 #include "router.h"
 #include "server.h"
@@ -67,6 +68,9 @@ main(int argc, char **argv)
 	}
 	log_emit(LOG_INFO, NULL, json_pack("{s:o}", "config", config_to_json(&cfg)),
 	    "fairbeta-api %s starting", FB_VERSION);
+	if (!httperr_active())
+		log_warn(NULL, "libevent's error pages are its own HTML, not problem+json: "
+		    "evhttp_send_error is bound inside libevent (static or -Bsymbolic build)");
 	if (server_init(&srv, &cfg, err) != 0) {
 		fprintf(stderr, "fairbeta-api: %s\n", err);
 		server_free(&srv);

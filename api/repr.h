@@ -11,7 +11,7 @@
 #define FB_REPR_H
 
 #include <jansson.h>
-#include <libpq-fe.h>
+#include "db.h"            /* PGresult, and PQgetvalue that never returns NULL */
 
 /* Single columns: SQL NULL becomes JSON null. */
 json_t *repr_str(const PGresult *r, int row, int col);

@@ -47,7 +47,46 @@ router_role_bit(const char *role)
 	return 0;
 }
 
-/* Splits "/a/b/c" into segments, in place. Returns the count or -1. */
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Percent-decodes one segment in place. A segment is decoded only after the
+ * path is split, so an encoded slash (%2F) stays inside its segment and can
+ * never make a route. Bad escapes and %00 are refused.
+ */
+static bool
+decode_segment(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (*s != '%') {
+			*out++ = *s;
+			continue;
+		}
+		if (hexval(s[1]) < 0 || hexval(s[2]) < 0 || (s[1] == '0' && s[2] == '0'))
+			return false;
+		*out++ = (char)(hexval(s[1]) * 16 + hexval(s[2]));
+		s += 2;
+	}
+	*out = '\0';
+	return true;
+}
+
+/*
+ * Splits "/a/b/c" into segments, in place, then decodes each. Returns the
+ * count or -1.
+ */
 static int
 split(char *path, char **seg, int max)
 {
@@ -69,8 +108,8 @@ split(char *path, char **seg, int max)
 	if (n == 1 && *seg[0] == '\0')
 		n = 0;                  /* "/" */
 	for (int i = 0; i < n; i++)
-		if (*seg[i] == '\0')
-			return -1;          /* "//" */
+		if (*seg[i] == '\0' || !decode_segment(seg[i]))
+			return -1;          /* "//", or a bad escape */
 	return n;
 }
 

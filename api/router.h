@@ -28,12 +28,21 @@ enum {
 	RT_BODY_OPTIONAL = 1 << 1, /* with RT_BODY: an empty body reads as {} */
 	RT_AUTH_OPTIONAL = 1 << 2, /* ROLE_ANYONE, but a token given is checked */
 	RT_IDEMPOTENT = 1 << 3,    /* POST that requires an Idempotency-Key */
+	/*
+	 * With RT_BODY: the handler has checks of its own (formats, fields
+	 * that depend on each other). The pipeline then leaves the problems
+	 * the route's schema found for the handler to take with
+	 * req_body_errors(), add its own to and answer, so that a 422 names
+	 * every problem at once. Without it the pipeline answers 422 itself.
+	 */
+	RT_BODY_MORE = 1 << 4,
 };
 
 #define ROUTER_MAX_PARAMS 4
 #define ROUTER_MAX_SEGMENTS 12
 
 struct reqctx;
+struct jv_schema;
 typedef void route_handler(struct reqctx *rc);
 
 struct route {
@@ -42,6 +51,12 @@ struct route {
 	unsigned roles;
 	unsigned flags;
 	route_handler *handler;
+	/*
+	 * The JSON body's members (lib/jsonv.h), checked before the handler
+	 * runs: present exactly on RT_BODY routes (jv_no_members for those
+	 * that take none), NULL on the others.
+	 */
+	const struct jv_schema *body;
 };
 
 struct route_match {
@@ -53,7 +68,8 @@ struct route_match {
 };
 
 /*
- * Matches path (modified in place: segments are split on '/') against the
+ * Matches path, as received (modified in place: segments are split on '/'
+ * and only then percent-decoded, so %2F never separates segments), against the
  * table. Returns 0 with m->index set, or -1 with m->allow nonzero for 405 and
  * zero for 404.
  */

@@ -11,6 +11,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "handlers.h"
+#include "httperr.h"
 #include "log.h"
 #include "metrics.h"
 #include "server.h"
@@ -48,9 +49,13 @@ http_new(struct loop *loop, struct http_listener *hl, const struct route *table,
 	hl->routes = table;
 	hl->nroutes = n;
 	hl->observe = observe;
-	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-	    EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_OPTIONS);
+	/*
+	 * Every method reaches the router, which answers 405 with Allow (or 404)
+	 * in problem+json: libevent would answer any method outside this mask,
+	 * and the methods it does not know at all (lower-case "get", PROPFIND),
+	 * which it marks with the bit above its own, with an HTML 501.
+	 */
+	evhttp_set_allowed_methods(http, 0xffff);
 	evhttp_set_max_headers_size(http, cfg->max_headers);
 	/*
 	 * libevent answers bodies over its own limit with a bare 413 before we
@@ -59,6 +64,7 @@ http_new(struct loop *loop, struct http_listener *hl, const struct route *table,
 	 * while memory per request stays bounded.
 	 */
 	evhttp_set_max_body_size(http, cfg->max_body * 4);
+	httperr_set_max_body(cfg->max_body);
 	evhttp_set_timeout(http, (int)cfg->http_timeout_s);
 	evhttp_set_default_content_type(http, NULL);
 	evhttp_set_gencb(http, http_dispatch, hl);

@@ -9,7 +9,7 @@
 #include "db.h"
 #include "log.h"
 
-#define DB_MAX_TRIES      3
+#define DB_MAX_TRIES      5
 #define DB_BACKOFF_MIN_MS 100
 #define DB_BACKOFF_MAX_MS 2000
 
@@ -86,6 +86,7 @@ struct db_pool {
 	struct event *ev_queue;
 	atomic_int n_ready, n_in_use, n_waiting;
 	bool closing;
+	bool ever_ready;           /* a connection has been ready once: past start-up */
 	db_notify_fn *on_notify;
 	void *notify_arg;
 };
@@ -106,12 +107,28 @@ db_status_str(enum db_status st)
 
 /* ---- jobs ------------------------------------------------------------- */
 
+const char *
+db_value(const PGresult *r, int row, int col)
+{
+	/* the parentheses call libpq's own function, not the macro */
+	const char *v = r != NULL ? (PQgetvalue)(r, row, col) : NULL;
+
+	if (v == NULL) {
+		log_error(NULL, "db: row %d, column %d is outside a result of %d rows; read as empty",
+		    row, col, r != NULL ? PQntuples(r) : -1);
+		return "";
+	}
+	return v;
+}
+
 struct db_job *
 db_job_new(unsigned flags)
 {
 	struct db_job *job = fb_calloc(1, sizeof(*job));
 
-	job->flags = flags;
+	/* a transaction is all or nothing, so rerunning it is always safe: every
+	 * one is retried on serialization failure or deadlock */
+	job->flags = (flags & DB_TX) ? flags | DB_RETRY : flags;
 	return job;
 }
 
@@ -350,12 +367,34 @@ conn_set_state(struct db_conn *c, enum conn_state to)
 		    conn_state_names[to]);
 	if (state_ready(from) != state_ready(to))
 		atomic_fetch_add(&pool->n_ready, state_ready(to) ? 1 : -1);
+	if (state_ready(to))
+		pool->ever_ready = true;
 	if (state_in_use(from) != state_in_use(to))
 		atomic_fetch_add(&pool->n_in_use, state_in_use(to) ? 1 : -1);
 	c->state = to;
 	if (from != to)
 		log_debug(NULL, "db conn %d: %s -> %s", c->id, conn_state_names[from],
 		    conn_state_names[to]);
+}
+
+/*
+ * Start-up: no connection has been ready yet and a first attempt is still
+ * under way. Jobs then wait (bounded by the queue) instead of failing, so a
+ * server that was just started does not answer 503 to its first requests;
+ * if every attempt fails, conn_broken() fails them. Past start-up, no ready
+ * connection means an outage, and jobs fail at once.
+ */
+static bool
+pool_starting(struct db_pool *pool)
+{
+	int i;
+
+	if (pool->ever_ready)
+		return false;
+	for (i = 0; i < pool->opts.size; i++)
+		if (pool->conns[i].state == CONN_CONNECTING)
+			return true;
+	return false;
 }
 
 static int
@@ -451,7 +490,7 @@ conn_broken(struct db_conn *c, const char *why)
 		conn_schedule_reconnect(c);
 	if (job != NULL)
 		job_finish(job, DB_UNAVAILABLE);
-	if (pool_ready_count(pool) == 0)
+	if (pool_ready_count(pool) == 0 && !pool_starting(pool))
 		queue_fail_all(pool, DB_UNAVAILABLE);
 }
 
@@ -897,7 +936,7 @@ db_submit(struct db_pool *pool, struct db_job *job, db_done_fn *done, void *arg)
 	job->done = done;
 	job->arg = arg;
 	job->nsubmitted = job->nstmts;
-	if (pool->closing || pool_ready_count(pool) == 0) {
+	if (pool->closing || (pool_ready_count(pool) == 0 && !pool_starting(pool))) {
 		db_job_free(job);
 		return DB_UNAVAILABLE;
 	}

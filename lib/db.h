@@ -20,6 +20,17 @@
 
 #include <libpq-fe.h>
 
+/*
+ * A cell of a result, never NULL: "" (and an error in the log) for a row or
+ * column outside it, where libpq's PQgetvalue returns NULL. Every reader of
+ * results includes this header, and the macro below routes PQgetvalue
+ * through it, so a statement that returns no row where its reader assumed
+ * one (issue 10: the cash of a program never funded) can never crash the
+ * server. Readers still check PQntuples before row 0; this is the net.
+ */
+const char *db_value(const PGresult *r, int row, int col);
+#define PQgetvalue(r, row, col) db_value((r), (row), (col))
+
 struct event_base;
 struct db_pool;
 struct db_job;
@@ -34,7 +45,12 @@ enum db_status {
 
 enum {
 	DB_TX = 1 << 0,     /* BEGIN ... COMMIT around the statements */
-	DB_RETRY = 1 << 1,  /* rerun from the start on 40001/40P01 (3 tries) */
+	/*
+	 * Rerun from the start on 40001/40P01 (5 tries). Every DB_TX job gets it:
+	 * step callbacks must therefore be rerunnable (decide from the result,
+	 * append statements; keep nothing they cannot recompute).
+	 */
+	DB_RETRY = 1 << 1,
 	DB_STREAM = 1 << 2, /* set by db_job_set_rows() */
 };
 

@@ -62,11 +62,37 @@ type_matches(const json_t *v, enum jv_type t)
 	return false;
 }
 
+const struct jv_schema jv_no_members = { NULL, 0 };
+
+/*
+ * Whether s holds a character its flags refuse (see jsonv.h). s is valid
+ * UTF-8 (jansson checks), so C1 controls are exactly the pairs C2 80..C2 9F
+ * and the separators U+2028, U+2029 the triples E2 80 A8, E2 80 A9.
+ */
+static bool
+has_refused_char(const char *s, unsigned flags)
+{
+	const unsigned char *p;
+
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20) {
+			if ((flags & JV_TEXT) && (*p == '\n' || *p == '\t'))
+				continue;
+			return true;
+		}
+		if (*p == 0x7f || (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f))
+			return true;
+		if ((flags & JV_ONELINE) && p[0] == 0xe2 && p[1] == 0x80 &&
+		    (p[2] == 0xa8 || p[2] == 0xa9))
+			return true;
+	}
+	return false;
+}
+
 static const char *
 string_problem(const char *s, const struct jv_field *f, char *buf, size_t buflen)
 {
 	size_t n = jv_utf8_len(s);
-	const unsigned char *p;
 
 	if (f->max > 0 && (long long)n > f->max) {
 		snprintf(buf, buflen, "must be at most %lld characters", f->max);
@@ -77,17 +103,10 @@ string_problem(const char *s, const struct jv_field *f, char *buf, size_t buflen
 		    "must be at least %lld characters", f->min);
 		return buf;
 	}
-	if (f->flags & (JV_ONELINE | JV_TEXT)) {
-		for (p = (const unsigned char *)s; *p; p++) {
-			if (*p >= 0x20 && *p != 0x7f)
-				continue;
-			if ((f->flags & JV_TEXT) && (*p == '\n' || *p == '\t'))
-				continue;
-			return (f->flags & JV_ONELINE) ?
-			    "must be a single line without control characters" :
-			    "must not contain control characters other than newline and tab";
-		}
-	}
+	if ((f->flags & (JV_ONELINE | JV_TEXT)) && has_refused_char(s, f->flags))
+		return (f->flags & JV_ONELINE) ?
+		    "must be a single line without control characters" :
+		    "must not contain control characters other than newline and tab";
 	if (f->oneof != NULL) {
 		const char *const *o;
 		size_t used;
@@ -147,14 +166,19 @@ jv_check(const json_t *obj, const struct jv_field *fields, size_t nfields,
 				snprintf(msg, sizeof(msg), "must be from %lld to %lld", f->min, f->max);
 				why = msg;
 			}
-		} else if (f->type == JV_ARRAY && (f->min != 0 || f->max != 0)) {
-			long long n = (long long)json_array_size(v);
+		} else if (f->type == JV_ARRAY && (f->min != 0 || f->max != 0) &&
+		    ((long long)json_array_size(v) < f->min ||
+		    (long long)json_array_size(v) > f->max)) {
+			snprintf(msg, sizeof(msg), "must have from %lld to %lld items",
+			    f->min, f->max);
+			why = msg;
+		} else if (f->sub != NULL && f->type == JV_ARRAY) {
+			problems += jv_check_items(v, f->sub->fields, f->sub->nfields, name, errors);
+		} else if (f->sub != NULL && f->type == JV_OBJECT) {
+			char sub[sizeof(name) + 1];
 
-			if (n < f->min || n > f->max) {
-				snprintf(msg, sizeof(msg), "must have from %lld to %lld items",
-				    f->min, f->max);
-				why = msg;
-			}
+			snprintf(sub, sizeof(sub), "%s.", name);
+			problems += jv_check(v, f->sub->fields, f->sub->nfields, sub, errors);
 		}
 		if (why != NULL) {
 			jv_error(errors, name, why);
@@ -162,6 +186,13 @@ jv_check(const json_t *obj, const struct jv_field *fields, size_t nfields,
 		}
 	}
 	return problems;
+}
+
+int
+jv_check_schema(const json_t *obj, const struct jv_schema *schema, const char *prefix,
+    json_t *errors)
+{
+	return jv_check(obj, schema->fields, schema->nfields, prefix, errors);
 }
 
 const char *
@@ -206,7 +237,7 @@ jv_check_items(const json_t *array, const struct jv_field *fields, size_t nfield
 	const json_t *item;
 	size_t i;
 	int n = 0;
-	char prefix[96];
+	char prefix[160];
 
 	if (!json_is_array(array))
 		return 0;

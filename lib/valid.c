@@ -72,11 +72,13 @@ valid_rfc3339(const char *s)
 		return false;
 	s += 19;
 	if (*s == '.') {
-		s++;
-		if (!isdigit((unsigned char)*s))
+		/* 1 to 6 digits: PostgreSQL keeps microseconds and would round more */
+		int n = 0;
+
+		for (s++; isdigit((unsigned char)*s); s++)
+			n++;
+		if (n < 1 || n > 6)
 			return false;
-		while (isdigit((unsigned char)*s))
-			s++;
 	}
 	if ((*s == 'Z' || *s == 'z') && s[1] == '\0')
 		return true;

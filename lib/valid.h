@@ -10,7 +10,7 @@ bool valid_email(const char *s);
 /* Lower-cases ASCII letters in place (addresses are compared lower-cased). */
 void valid_lower(char *s);
 
-/* RFC 3339 date-time with a Z or numeric offset. */
+/* RFC 3339 date-time with a Z or numeric offset, at most microseconds (6 digits). */
 bool valid_rfc3339(const char *s);
 
 /* Microseconds since 1970 (UTC) of a valid RFC 3339 time; 0 or -1. */

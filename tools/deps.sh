@@ -1,20 +1,26 @@
 #!/bin/sh
-# deps.sh [build|run|test|bench]: makes sure the Debian packages fairbeta needs are
+# deps.sh [build|run|test|sanitize|fuzz|bench]: makes sure the Debian packages fairbeta needs are
 # installed. As root (or with sudo) it installs what is missing; otherwise it
 # prints the exact apt-get line and fails.
 set -eu
 
-build="gcc make pkg-config libevent-dev libpq-dev libjansson-dev uuid-dev libsodium-dev libcurl4-openssl-dev python3 python3-yaml"
+build="gcc make pkg-config libevent-dev libpq-dev libjansson-dev uuid-dev libsodium-dev libcurl4-openssl-dev libicu-dev python3 python3-yaml"
 server="postgresql-15"
 test="python3-pytest python3-aiosmtpd nodejs npm"
 bench="wrk"
+# make sanitize: clang, its ASan/LSan/UBSan runtime and llvm-symbolizer for the stacks
+sanitize="clang libclang-rt-dev llvm"
+# make fuzz: clang with libFuzzer and its sanitizer runtimes, llvm-symbolizer for stacks
+fuzz="clang libclang-rt-14-dev llvm"
 
 case "${1:-build}" in
 build) want="$build" ;;
 run)   want="$build $server" ;;
 test)  want="$build $server $test" ;;
+sanitize) want="$build $server $test $sanitize" ;;
+fuzz)  want="$build $fuzz" ;;
 bench) want="$build $server $test $bench" ;;
-*)     echo "usage: deps.sh build|run|test|bench" >&2; exit 2 ;;
+*)     echo "usage: deps.sh build|run|test|sanitize|fuzz|bench" >&2; exit 2 ;;
 esac
 
 missing=""

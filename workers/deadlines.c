@@ -58,6 +58,11 @@ static const char SQL_DEEM[] =
 	"    FROM deemed)"
 	" SELECT coalesce(array_agg(id), '{}') FROM deemed";
 
+/* A batch posts several artists' accruals: take all their accounts first,
+ * in the ledger's one lock order, so no posting waits in a cycle (0007). */
+static const char SQL_LEDGER_LOCK[] =
+	"SELECT ledger_lock_accruals($1::uuid[])";
+
 /* The one place a deemed approval reaches the ledger (ids from SQL_DEEM). */
 static const char SQL_LEDGER_ACCEPTED[] =
 	"SELECT count(ledger_on_accepted(id, $2)) FROM unnest($1::uuid[]) AS id";
@@ -109,8 +114,10 @@ deemed_step(struct db_job *job, const PGresult *res, void *arg)
 		for (n = 1, p = ids; *p; p++)
 			n += *p == ',';
 	r->stats.deemed += n;
-	if (n > 0)
+	if (n > 0) {
+		db_job_add(job, NULL, SQL_LEDGER_LOCK, 1, ids);
 		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, 2, ids, r->request_id);
+	}
 	if (n < BATCH)
 		r->state = DL_WARN;
 	return 0;

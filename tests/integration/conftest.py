@@ -6,7 +6,8 @@ import uuid
 
 import pytest
 
-from harness import Api, Postgres, run_admin
+from harness import (Api, Postgres, new_sanitizer_reports, run_admin, sanitizer_reports,
+                     sanitizer_text)
 
 ADMIN_PASSWORD = "correct horse battery staple"
 
@@ -56,3 +57,34 @@ def f1(people):
 @pytest.fixture(scope="module")
 def f2(people):
     return people["f2"][1]
+
+
+# ---- sanitizers (issue 10; see the end of harness.py) ----
+
+@pytest.fixture(autouse=True)
+def no_sanitizer_report():
+    """Fails the test during which a sanitized process wrote a report (at
+    teardown), or, for one written between tests (a fixture's process), the
+    next test (at setup)."""
+    fresh = new_sanitizer_reports()
+    if fresh:
+        pytest.fail("sanitizer report(s) since the previous test:\n" + sanitizer_text(fresh),
+                    pytrace=False)
+    yield
+    fresh = new_sanitizer_reports()
+    if fresh:
+        pytest.fail("sanitizer report(s) during this test:\n" + sanitizer_text(fresh),
+                    pytrace=False)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Belt and braces: any report at the end fails the session (each was
+    printed with the test it failed)."""
+    paths = sanitizer_reports()
+    if paths:
+        tr = session.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_sep("=", "%d sanitizer report(s)" % len(paths), red=True)
+            for path in paths:
+                tr.write_line(path)
+        session.exitstatus = 1

@@ -18,7 +18,8 @@ PROBLEM_PREFIX = "https://fairbeta.dev/problems/"
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-BUILD = os.path.join(ROOT, "build")
+# FAIRBETA_BUILD picks another build of the binaries (make sanitize uses it)
+BUILD = os.path.abspath(os.environ.get("FAIRBETA_BUILD") or os.path.join(ROOT, "build"))
 PG_SH = os.path.join(ROOT, "tools", "pg.sh")
 
 
@@ -86,14 +87,18 @@ def stop_process(proc, sig=signal.SIGTERM, timeout=15):
     """Signals proc and returns its exit status; kills it (and raises
     TimeoutExpired) when it does not exit within timeout seconds."""
     if proc is None or proc.poll() is not None:
+        if proc is not None:
+            check_sanitizer_reports(proc.pid)
         return proc.returncode if proc else None
     proc.send_signal(sig)
     try:
-        return proc.wait(timeout)
+        status = proc.wait(timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
         raise
+    check_sanitizer_reports(proc.pid)
+    return status
 
 
 def run_admin(db_url, *args, stdin=None):
@@ -425,3 +430,48 @@ class WebhookReceiver:
     def requests(self):
         with self._lock:
             return list(self._requests)
+
+
+# ---- sanitizers (issue 10): reports from the binaries `make sanitize` built ----
+# tests/sanitize/run.sh sets FAIRBETA_SANITIZE_DIR and ASAN_OPTIONS/UBSAN_OPTIONS
+# with log_path into it, so every process the tests start writes any report
+# (ASan, UBSan, or LeakSanitizer's at exit) to <dir>/report.<pid>.
+# stop_process() fails when the process it stopped wrote one; conftest.py fails
+# the test during which any other appeared, and the session if any exists.
+
+SANITIZE_DIR = os.environ.get("FAIRBETA_SANITIZE_DIR") or None
+_sanitizer_seen = set()
+
+
+def sanitizer_reports(pid=None):
+    """Report files in FAIRBETA_SANITIZE_DIR (all, or those of one pid), sorted;
+    [] when the binaries are not the sanitized build."""
+    if not SANITIZE_DIR or not os.path.isdir(SANITIZE_DIR):
+        return []
+    names = sorted(os.listdir(SANITIZE_DIR))
+    if pid is not None:
+        names = [n for n in names if n.rsplit(".", 1)[-1] == str(pid)]
+    return [os.path.join(SANITIZE_DIR, n) for n in names]
+
+
+def sanitizer_text(paths):
+    out = []
+    for path in paths:
+        with open(path, errors="replace") as f:
+            out.append("==== %s ====\n%s" % (path, f.read()))
+    return "\n".join(out)
+
+
+def new_sanitizer_reports():
+    """Report files not returned by an earlier call (or by a stop_process)."""
+    fresh = [p for p in sanitizer_reports() if p not in _sanitizer_seen]
+    _sanitizer_seen.update(fresh)
+    return fresh
+
+
+def check_sanitizer_reports(pid):
+    """Raises AssertionError with the reports when process pid wrote any."""
+    paths = sanitizer_reports(pid)
+    if paths:
+        _sanitizer_seen.update(paths)
+        raise AssertionError("sanitizer report from pid %d:\n%s" % (pid, sanitizer_text(paths)))

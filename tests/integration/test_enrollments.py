@@ -1119,7 +1119,9 @@ def test_capacity_holds_under_50_simultaneous_enrollments(api, staff, pg):
     p = open_program(api, staff, capacity=5)
     inv = invite(api, staff, p["id"], max_uses=1000)
     bodies = [anon_body(inv["code"], email=fresh_email("rush%d" % i)) for i in range(50)]
-    results = run_at_once(50, lambda i: api.request("POST", "/v1/enrollments", bodies[i]))
+    # 50 password hashes on two threads: slow on a loaded or sanitized build
+    results = run_at_once(50, lambda i: api.request("POST", "/v1/enrollments", bodies[i],
+                                                    timeout=300))
     statuses = collections.Counter(r.status for r in results)
     assert statuses == {201: 5, 409: 45}, statuses
     for r in results:

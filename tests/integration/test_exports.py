@@ -21,6 +21,7 @@ import csv
 import http.client
 import io
 import json
+import os
 import signal
 import time
 import urllib.parse
@@ -239,7 +240,7 @@ def bulk():
 
 def test_a_million_entries_stream_in_constant_memory(bulk):
     pg, api, fin = bulk["pg"], bulk["api"], bulk["fin"]
-    with time_limit(60):
+    with time_limit(600):    # a guard against a hang, not a speed target
         t0 = time.monotonic()
         pid = make_program(api, bulk["staff"], name="Bulk ledger")["id"]
         cash, funding = pg.bulk_ledger(pid, BULK_TRANSACTIONS)
@@ -315,11 +316,16 @@ def test_a_million_entries_stream_in_constant_memory(bulk):
     assert sums.pop("amount") == 0, sums
     assert sums == {"cash": expected_sum, "funding": expected_sum}, sums
     assert len(samples) >= 15, samples
+    # Under AddressSanitizer (make sanitize) freed chunks sit in its quarantine
+    # (256 MiB by default) instead of going back to the allocator, so resident
+    # memory says nothing about the server's own; the 64 MiB bound is checked
+    # in the ordinary build that make test runs.
+    bound = (1024 if "ASAN_OPTIONS" in os.environ else 64) * MIB
     peak = max(samples)
-    assert peak - baseline <= 64 * MIB, \
+    assert peak - baseline <= bound, \
         "RSS rose from %.1f MiB to %.1f MiB while streaming (loaded in %.1f s, streamed in" \
         " %.1f s)" % (baseline / MIB, peak / MIB, loaded, streamed)
-    assert after - baseline <= 64 * MIB, (baseline, after)
+    assert after - baseline <= bound, (baseline, after)
 
 
 class _Prefixed(io.RawIOBase):

@@ -7,11 +7,11 @@
 static const char *const colours[] = { "red", "green", NULL };
 
 static const struct jv_field fields[] = {
-	{ "name",   JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 5, NULL },
-	{ "count",  JV_INTEGER, 0, 1, 10, NULL },
-	{ "colour", JV_STRING,  0, 0, 0, colours },
-	{ "note",   JV_STRING,  JV_NULLABLE | JV_TEXT, 0, 100, NULL },
-	{ "tags",   JV_ARRAY,   0, 0, 2, NULL },
+	{ "name",   JV_STRING,  JV_REQUIRED | JV_ONELINE, 1, 5, NULL, NULL },
+	{ "count",  JV_INTEGER, 0, 1, 10, NULL, NULL },
+	{ "colour", JV_STRING,  0, 0, 0, colours, NULL },
+	{ "note",   JV_STRING,  JV_NULLABLE | JV_TEXT, 0, 100, NULL, NULL },
+	{ "tags",   JV_ARRAY,   0, 0, 2, NULL, NULL },
 };
 
 static int
@@ -75,4 +75,69 @@ suite_jsonv(void)
 	CHECK(problems("{\"count\":\"x\",\"extra\":1,\"colour\":\"blue\"}", NULL) == 4);
 
 	CHECK(jv_utf8_len("h\xc3\xa9llo") == 5);
+
+	/* one line: C0, DEL, C1 (U+0085 NEL among them) and U+2028/U+2029 refused */
+	CHECK(problems("{\"name\":\"a\\u007f\"}", "name") == 1);
+	CHECK(problems("{\"name\":\"a\\u0080\"}", "name") == 1);
+	CHECK(problems("{\"name\":\"a\\u0085\"}", "name") == 1);
+	CHECK(problems("{\"name\":\"a\\u009f\"}", "name") == 1);
+	CHECK(problems("{\"name\":\"a\\u2028\"}", "name") == 1);
+	CHECK(problems("{\"name\":\"a\\u2029\"}", "name") == 1);
+	CHECK(problems("{\"name\":\"a\\u00a0b\"}", NULL) == 0);     /* just past C1 */
+	CHECK(problems("{\"name\":\"a\\u2027\"}", NULL) == 0);
+	CHECK(problems("{\"name\":\"\\u00c2\\u00bf\"}", NULL) == 0); /* C2 then BF: not C1 */
+	/* free text: line feed and tab only; CR, DEL and C1 refused; separators allowed */
+	CHECK(problems("{\"name\":\"a\",\"note\":\"x\\r\\ny\"}", "note") == 1);
+	CHECK(problems("{\"name\":\"a\",\"note\":\"x\\u007f\"}", "note") == 1);
+	CHECK(problems("{\"name\":\"a\",\"note\":\"x\\u0085\"}", "note") == 1);
+	CHECK(problems("{\"name\":\"a\",\"note\":\"x\\u2028y\"}", NULL) == 0);
+}
+
+static const struct jv_field item_fields[] = {
+	{ "id", JV_INTEGER, JV_REQUIRED, 1, 9, NULL, NULL },
+};
+static const struct jv_schema item_schema = JV_SCHEMA(item_fields);
+
+static const struct jv_field nested_fields[] = {
+	{ "items", JV_ARRAY,  0, 0, 3, NULL, &item_schema },
+	{ "one",   JV_OBJECT, JV_NULLABLE, 0, 0, NULL, &item_schema },
+};
+static const struct jv_schema nested = JV_SCHEMA(nested_fields);
+
+/* The fields named for body, "" when it has no problem. */
+static char *
+nested_problems(const char *body, char *out, size_t outlen)
+{
+	json_t *obj = json_loads(body, 0, NULL), *errors = json_array(), *e;
+	size_t i, used = 0;
+
+	out[0] = '\0';
+	jv_check_schema(obj, &nested, "", errors);
+	json_array_foreach(errors, i, e)
+		used += (size_t)snprintf(out + used, outlen - used, "%s%s", i ? " " : "",
+		    json_string_value(json_object_get(e, "field")));
+	json_decref(obj);
+	json_decref(errors);
+	return out;
+}
+
+void
+suite_jv_schema(void)
+{
+	char buf[256];
+
+	CHECK_STR(nested_problems("{}", buf, sizeof(buf)), "");
+	CHECK_STR(nested_problems("{\"items\":[{\"id\":1}],\"one\":null}", buf, sizeof(buf)), "");
+	CHECK_STR(nested_problems("{\"items\":[{\"id\":0},3,{\"zz\":1}],\"one\":{\"id\":\"x\"}}",
+	    buf, sizeof(buf)), "items[0].id items[1] items[2].zz items[2].id one.id");
+	/* too many items: the count is the problem, the items are not read */
+	CHECK_STR(nested_problems("{\"items\":[{},{},{},{}]}", buf, sizeof(buf)), "items");
+	/* the shared empty schema refuses every member */
+	{
+		json_t *obj = json_loads("{\"zz\":1,\"a\":null}", 0, NULL), *errors = json_array();
+
+		CHECK(jv_check_schema(obj, &jv_no_members, "", errors) == 2);
+		json_decref(obj);
+		json_decref(errors);
+	}
 }

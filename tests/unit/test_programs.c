@@ -82,7 +82,7 @@ void
 suite_jv_check_items(void)
 {
 	static const struct jv_field f[] = {
-		{ "kind", JV_STRING, JV_REQUIRED, 1, 10, NULL },
+		{ "kind", JV_STRING, JV_REQUIRED, 1, 10, NULL, NULL },
 	};
 	json_t *ok = json_loads("[{\"kind\":\"a\"},{\"kind\":\"b\"}]", 0, NULL);
 	json_t *bad = json_loads("[{\"kind\":\"a\"}, 3, {\"kind\":1}, {}]", 0, NULL);

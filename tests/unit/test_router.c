@@ -9,17 +9,17 @@
 static void h(struct reqctx *rc) { FB_UNUSED(rc); }
 
 static const struct route table[] = {
-	{ M_GET,    "/healthz",              ROLE_ANYONE, 0, h },
-	{ M_DELETE, "/v1/sessions/current",  ROLE_ANY,    0, h },
-	{ M_GET,    "/v1/items/:id",         ROLE_ANY,    0, h },
-	{ M_PATCH,  "/v1/items/:id",         ROLE_ADMIN,  0, h },
-	{ M_POST,   "/v1/items/:id/sub/:sid", ROLE_ADMIN, 0, h },
+	{ M_GET,    "/healthz",              ROLE_ANYONE, 0, h, NULL },
+	{ M_DELETE, "/v1/sessions/current",  ROLE_ANY,    0, h, NULL },
+	{ M_GET,    "/v1/items/:id",         ROLE_ANY,    0, h, NULL },
+	{ M_PATCH,  "/v1/items/:id",         ROLE_ADMIN,  0, h, NULL },
+	{ M_POST,   "/v1/items/:id/sub/:sid", ROLE_ADMIN, 0, h, NULL },
 };
 
 static int
 match(unsigned method, const char *path, struct route_match *m)
 {
-	char buf[256];
+	static char buf[256];    /* the captures point into it after the return */
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	return router_match(table, (int)FB_ARRAY_LEN(table), method, buf, m);

@@ -19,15 +19,19 @@ extern int unit_passed, unit_failed;
 #define CHECK_STR(a, b) CHECK(strcmp((a), (b)) == 0)
 
 void suite_router(void);
+void suite_hardening(void);
 void suite_jsonv(void);
 void suite_config(void);
 void suite_crypto(void);
 void suite_valid(void);
+void suite_email(void);
 void suite_arena(void);
 void suite_programs(void);
 void suite_jv_repeats(void);
 void suite_jv_check_items(void);
 void suite_notify(void);
 void suite_csv(void);
+void suite_schemas(void);
+void suite_jv_schema(void);
 
 #endif
