@@ -18,8 +18,10 @@ bindir=$(ls -d /usr/lib/postgresql/15/bin 2>/dev/null || dirname "$(command -v p
 port=5432
 db=fairbeta
 
+# As root, from / : the caller's working directory may be closed to postgres,
+# and its tools complain when they cannot enter it. Paths here are absolute.
 as_owner() {
-	if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+	if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 url() {
@@ -54,6 +56,7 @@ start)
 	;;
 stop)
 	[ -f "$dir/data/postmaster.pid" ] || exit 0
+	dir=$(cd "$dir" && pwd)
 	as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
 	;;
 url)

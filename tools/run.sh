@@ -3,14 +3,23 @@
 # under the state directory unless FAIRBETA_DATABASE_URL is set, migrates,
 # makes a first admin on the first run, and runs the API and the worker
 # until Ctrl-C.
+#
+# It writes the database URL it uses to $FAIRBETA_STATE_DIR/database-url
+# (default .fairbeta/database-url), wherever the cluster lives, so that
+#   psql "$(cat .fairbeta/database-url)"
+# reaches the database `make run` serves. BUILD names the build directory
+# (default build), as for make.
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-build}
+case "$build" in /*) ;; *) build="$top/$build" ;; esac
 state=${FAIRBETA_STATE_DIR:-.fairbeta}
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 export FAIRBETA_STATE_DIR="$state"
 listen=${FAIRBETA_LISTEN:-127.0.0.1:8080}
+urlfile="$state/database-url"
 pgdir=""
 
 stop_pg() {
@@ -31,12 +40,16 @@ if [ -z "${FAIRBETA_DATABASE_URL:-}" ]; then
 	echo "database: private PostgreSQL in $pgdir"
 fi
 
-"$top/build/fairbeta" migrate
+# The URL may hold a password (one set by the caller): only its owner reads it.
+(umask 077 && printf '%s\n' "$FAIRBETA_DATABASE_URL" >"$urlfile")
+echo "database URL in $urlfile:  psql \"\$(cat $urlfile)\""
+
+"$build/fairbeta" migrate
 
 pwfile="$state/admin-password"
 if [ ! -f "$pwfile" ]; then
 	pw=$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')
-	if printf '%s\n' "$pw" | "$top/build/fairbeta" admin create-user \
+	if printf '%s\n' "$pw" | "$build/fairbeta" admin create-user \
 		--email admin@localhost --role admin --display-name "Admin"; then
 		umask 077
 		printf '%s\n' "$pw" >"$pwfile"
@@ -52,13 +65,19 @@ Sign in as the first admin (its password is in $pwfile):
        -d "{\"email\":\"admin@localhost\",\"password\":\"\$(cat $pwfile)\"}"
 
 then send the token as  Authorization: Bearer <token>  (e.g. GET /v1/me).
-The worker (fairbeta-worker) runs beside the API and enforces review deadlines.
+The worker (fairbeta-worker) runs beside the API: it enforces review
+deadlines and delivers notifications (emails go to its log unless
+FAIRBETA_SMTP_URL is set). The database:
+
+  psql "\$(cat $urlfile)"
+  FAIRBETA_DATABASE_URL="\$(cat $urlfile)" $build/fairbeta admin check-ledger
+
 Ctrl-C stops both.
 
 EOF2
-"$top/build/fairbeta-worker" &
+"$build/fairbeta-worker" &
 worker=$!
-"$top/build/fairbeta-api" &
+"$build/fairbeta-api" &
 api=$!
 trap 'kill -TERM $api $worker 2>/dev/null; wait $api $worker; stop_pg' INT TERM
 wait $api || true
