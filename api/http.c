@@ -309,7 +309,8 @@ reply_problem_ext(struct reqctx *rc, int status, const char *slug, json_t *ext,
 	json_object_set_new(p, "type", json_string(type));
 	json_object_set_new(p, "title", json_string(status_title(status)));
 	json_object_set_new(p, "status", json_integer(status));
-	json_object_set_new(p, "detail", json_string(detail));
+	/* a bounded detail may end inside a character of a quoted name */
+	json_object_set_new(p, "detail", json_stringn(detail, jv_utf8_whole_len(detail)));
 	/* the path as received; not UTF-8 (jansson refuses it): the root */
 	inst = json_string(rc->path ? rc->path : "/");
 	json_object_set_new(p, "instance", inst ? inst : json_string("/"));

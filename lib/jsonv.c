@@ -30,11 +30,36 @@ jv_parse(const char *buf, size_t len, json_t **out, char *detail, size_t detail_
 	return JV_PARSED;
 }
 
+/*
+ * The length of s without a code point cut short at its end: names are built
+ * with snprintf into fixed buffers, which may truncate inside a multi-byte
+ * character of a long member name, and jansson refuses such a string.
+ */
+size_t
+jv_utf8_whole_len(const char *s)
+{
+	size_t len = strlen(s), i = len, need;
+	unsigned char c;
+
+	while (i > 0 && len - i < 4 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
+		i--;
+	if (i == 0)
+		return len;
+	c = (unsigned char)s[i - 1];
+	if (c < 0x80)
+		return len;
+	need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+	return len - (i - 1) < need ? i - 1 : len;
+}
+
 void
 jv_error(json_t *errors, const char *field, const char *message)
 {
-	json_array_append_new(errors, json_pack("{s:s, s:s}", "field", field,
-	    "message", message));
+	json_t *e = json_object();
+
+	json_object_set_new(e, "field", json_stringn(field, jv_utf8_whole_len(field)));
+	json_object_set_new(e, "message", json_string(message));
+	json_array_append_new(errors, e);
 }
 
 size_t

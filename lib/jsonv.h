@@ -96,6 +96,8 @@ int jv_check_schema(const json_t *obj, const struct jv_schema *schema, const cha
 
 /* Adds {"field": field, "message": message} to errors. */
 void jv_error(json_t *errors, const char *field, const char *message);
+/* strlen(s) less a multi-byte character cut short at its end (snprintf). */
+size_t jv_utf8_whole_len(const char *s);
 
 /* Code points in a valid UTF-8 string. */
 size_t jv_utf8_len(const char *s);

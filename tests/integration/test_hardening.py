@@ -373,3 +373,15 @@ def test_a_malformed_if_match_matches_nothing(api, pg, people):
                         headers={"If-Match": header})
         assert_problem(r, 412)
     assert api.request("GET", "/v1/programs/%s" % p["id"], token=staff).json["name"] != "Renamed"
+
+
+@pytest.mark.parametrize("cut", range(4))
+def test_a_long_unknown_member_with_wide_characters_is_named_in_the_422(api, people, cut):
+    # names are bounded; cut inside a character they lost the error (fuzz_json)
+    key = "k" * (125 + cut) + "\u20ac\u00e9tail"
+    r = api.request("POST", "/v1/programs", {"name": "P", key: 1}, token=people["staff"][1])
+    assert_problem(r, 422)
+    errors = r.json["errors"]
+    unknown = [e for e in errors if e["field"].startswith("kkk")]
+    assert len(unknown) == 1 and key.startswith(unknown[0]["field"])
+    assert "invalid field" in r.json["detail"]

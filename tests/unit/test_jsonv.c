@@ -140,4 +140,32 @@ suite_jv_schema(void)
 		json_decref(obj);
 		json_decref(errors);
 	}
+	/*
+	 * An unknown member whose name is cut inside a multi-byte character
+	 * (names are bounded to 127 bytes) is still named, cut before the
+	 * character, and still counted: found by fuzz_json.
+	 */
+	{
+		char body[600], key[300];
+		json_t *obj, *errors = json_array();
+		const char *field;
+		int cut;
+
+		for (cut = 0; cut < 4; cut++) {
+			memset(key, 'k', sizeof(key));
+			/* "\u00e9" is two bytes, "\u20ac" three: one straddles byte 127 */
+			snprintf(key + 125 + cut, sizeof(key) - 125 - cut, "\u20ac\u00e9tail");
+			snprintf(body, sizeof(body), "{\"%s\":1}", key);
+			obj = json_loads(body, 0, NULL);
+			CHECK(obj != NULL);
+			json_array_clear(errors);
+			CHECK(jv_check_schema(obj, &jv_no_members, "", errors) == 1);
+			CHECK(json_array_size(errors) == 1);
+			field = json_string_value(json_object_get(json_array_get(errors, 0), "field"));
+			CHECK(field != NULL && strlen(field) <= 127 && strlen(field) >= 124 &&
+			    strncmp(field, key, 125) == 0);
+			json_decref(obj);
+		}
+		json_decref(errors);
+	}
 }
