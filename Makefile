@@ -20,6 +20,7 @@ API_SRC := $(wildcard api/*.c)
 ADM_SRC := $(wildcard admin/*.c)
 WRK_SRC := $(wildcard workers/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
+DB_TEST_SRC := $(wildcard tests/db/*.c)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
@@ -29,6 +30,8 @@ WRK_OBJ := $(WRK_SRC:%.c=$(BUILD)/obj/%.o)
 # the unit tests link every api and worker module except the mains
 UNIT_OBJ := $(UNIT_SRC:%.c=$(BUILD)/obj/%.o) $(filter-out $(BUILD)/obj/api/main.o,$(API_OBJ)) \
             $(filter-out $(BUILD)/obj/workers/main.o,$(WRK_OBJ))
+# lib/db against a real PostgreSQL: needs lib/ only
+DB_TEST_OBJ := $(DB_TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 BINS := $(BUILD)/fairbeta-api $(BUILD)/fairbeta-worker $(BUILD)/fairbeta
 
@@ -54,7 +57,11 @@ $(BUILD)/fairbeta: $(ADM_OBJ) $(LIB_OBJ)
 $(BUILD)/unit-tests: $(UNIT_OBJ) $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h api/*.h admin/*.h workers/*.h tests/unit/*.h) | $(BUILD)/gen/migrations.c
+# run by tests/integration/test_db_pipeline.py, so built for `make integration`
+$(BUILD)/db-tests: $(DB_TEST_OBJ) $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/obj/%.o: %.c $(wildcard lib/*.h api/*.h admin/*.h workers/*.h tests/unit/*.h tests/db/*.h) | $(BUILD)/gen/migrations.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
@@ -91,7 +98,7 @@ lint-openapi:
 	REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --prefix tools/openapi redocly lint \
 	    --config tools/openapi/redocly.yaml --extends recommended-strict --lint-config error api/openapi.yaml
 
-integration: all
+integration: all $(BUILD)/db-tests
 	@tools/deps.sh test
 	FAIRBETA_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
@@ -100,7 +107,7 @@ test: all unit lint-openapi integration
 
 bench: all
 	@tools/deps.sh bench
-	$(PYTHON) bench/run.py
+	FAIRBETA_BUILD=$(abspath $(BUILD)) $(PYTHON) bench/run.py
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/fairbeta

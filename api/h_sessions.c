@@ -204,6 +204,7 @@ session_revoked(struct reqctx *rc, struct db_job *job, enum db_status st)
 		reply_db_failure(rc, job, st);
 		return;
 	}
+	req_forget_session(rc);
 	reply_empty(rc, 204);
 }
 

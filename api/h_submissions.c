@@ -510,15 +510,10 @@ h_submission_list(struct reqctx *rc)
 
 /* ---- GET /v1/submissions/:id ---- */
 
-static int
-submission_found(struct db_job *job, const PGresult *res, void *arg)
-{
-	FB_UNUSED(job);
-	if (PQntuples(res) != 1)
-		return req_refuse(req_of(arg), 404, "not-found", NULL, "no such submission");
-	return 0;
-}
-
+/*
+ * One flight: the submission, its decisions and its exhibitions go out
+ * together (no step stops between them: reads need no early refusal).
+ */
 static void
 submission_read(struct reqctx *rc, struct db_job *job, enum db_status st)
 {
@@ -527,6 +522,10 @@ submission_read(struct reqctx *rc, struct db_job *job, enum db_status st)
 
 	if (st != DB_OK) {
 		reply_db_failure(rc, job, st);
+		return;
+	}
+	if (PQntuples(r) != 1) {
+		reply_problem(rc, 404, "not-found", "no such submission");
 		return;
 	}
 	body = req_viewer(rc) ? repr_submission_artist(r, 0) : repr_submission(r, 0);
@@ -546,7 +545,7 @@ h_submission_get(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, submission_found, SQL_GET, 2, id, req_viewer(rc));
+	db_job_add(job, NULL, SQL_GET, 2, id, req_viewer(rc));
 	db_job_add(job, NULL, SQL_DECISIONS, 1, id);
 	db_job_add(job, NULL, SQL_EXHIBITIONS, 1, id);
 	req_db(rc, job, submission_read);

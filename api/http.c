@@ -9,6 +9,7 @@
 #include <event2/http_struct.h>
 #include <event2/keyvalq_struct.h>
 
+#include "authcache.h"
 #include "crypto.h"
 #include "handlers.h"
 #include "http.h"
@@ -19,6 +20,14 @@
 #include "workpool.h"
 
 #define PROBLEM_BASE "https://fairbeta.dev/problems/"
+
+/* Fails (FB401, migration 0009) unless the token still names this caller. */
+static const char SQL_AUTH_GUARD[] =
+	"SELECT CASE WHEN EXISTS (SELECT 1 FROM sessions s JOIN users u ON u.id = s.user_id"
+	"   WHERE s.token_hash = $1 AND s.id = $2 AND u.id = $3 AND u.role = $4"
+	"     AND u.email = $5 AND u.display_name = $6 AND s.revoked_at IS NULL"
+	"     AND s.expires_at > now() AND u.disabled_at IS NULL)"
+	" THEN true ELSE auth_refused() END";
 
 static const struct {
 	int status;
@@ -57,6 +66,8 @@ rc_free(struct reqctx *rc)
 	json_decref(rc->body);
 	json_decref(rc->body_errors);
 	json_decref(rc->refusal.ext);
+	if (rc->held.buf != NULL)
+		evbuffer_free(rc->held.buf);
 	arena_free(rc->arena);
 	free(rc);
 }
@@ -122,6 +133,32 @@ reply_after_store(struct reqctx *rc, int status, struct evbuffer *buf)
 	reply_send(rc, status, buf);
 }
 
+/* A reply the request's caller is confirmed to get. */
+static void
+reply_release(struct reqctx *rc, int status, struct evbuffer *buf)
+{
+	/* under an Idempotency-Key the reply is stored before the client sees it */
+	if (idem_finish(rc, status, buf))
+		return;
+	reply_send(rc, status, buf);
+}
+
+static void auth_hold(struct reqctx *rc, int status, struct evbuffer *buf);
+
+/*
+ * Whether the caller is confirmed: looked up, or the guard of a job still
+ * running has passed (a stream's rows, or a step, may answer before its
+ * job is done).
+ */
+static bool
+auth_confirmed(struct reqctx *rc)
+{
+	if (rc->auth_hint && rc->guarded != NULL &&
+	    db_job_guard(rc->guarded) == DB_GUARD_PASSED)
+		rc->auth_hint = false;
+	return !rc->auth_hint;
+}
+
 static void
 reply_finish(struct reqctx *rc, int status, struct evbuffer *buf)
 {
@@ -131,10 +168,20 @@ reply_finish(struct reqctx *rc, int status, struct evbuffer *buf)
 		fb_fatal("%s %s: the handler lost its body's problems (req_body_errors)",
 		    rc->log.method, rc->route->pattern);
 	rc->replied = true;
-	/* under an Idempotency-Key the reply is stored before the client sees it */
-	if (idem_finish(rc, status, buf))
+	if (!auth_confirmed(rc)) {
+		/* answered before any guarded job: confirm the caller first */
+		auth_hold(rc, status, buf);
 		return;
-	reply_send(rc, status, buf);
+	}
+	reply_release(rc, status, buf);
+}
+
+static void
+text_free(const void *data, size_t len, void *arg)
+{
+	FB_UNUSED(len);
+	FB_UNUSED(arg);
+	free((void *)data);
 }
 
 /* ---- streamed replies ---- */
@@ -175,6 +222,9 @@ reply_stream_begin(struct reqctx *rc, const char *content_type)
 
 	if (rc->replied)
 		fb_fatal("request %s answered twice", rc->log.request_id);
+	if (!auth_confirmed(rc))
+		fb_fatal("%s %s: a stream begun before any job confirmed the caller",
+		    rc->log.method, rc->route->pattern);
 	rc->replied = true;
 	rc->status = 200;
 	rc->stream.on = true;
@@ -224,19 +274,26 @@ reply_stream_end(struct reqctx *rc, bool complete)
 	reply_done(rc, rc->stream.gone ? 499 : complete ? 200 : 500);
 }
 
+/* Sends s (a document's text, taken and freed) with its content type. */
 static void
-reply_body(struct reqctx *rc, int status, const char *ctype, json_t *body)
+reply_text_owned(struct reqctx *rc, int status, const char *ctype, char *s)
 {
 	struct evbuffer *buf = evbuffer_new();
-	char *s = json_dumps(body, JSON_COMPACT);
 
-	json_decref(body);
 	if (s != NULL)
-		evbuffer_add(buf, s, strlen(s));
-	free(s);
+		evbuffer_add_reference(buf, s, strlen(s), text_free, NULL);
 	evhttp_add_header(evhttp_request_get_output_headers(rc->req), "Content-Type", ctype);
 	reply_finish(rc, status, buf);
 	evbuffer_free(buf);
+}
+
+static void
+reply_body(struct reqctx *rc, int status, const char *ctype, json_t *body)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+
+	json_decref(body);
+	reply_text_owned(rc, status, ctype, s);
 }
 
 void
@@ -272,16 +329,28 @@ reply_json_tagged(struct reqctx *rc, int status, json_t *body, const char *etag)
 	reply_json(rc, status, body);
 }
 
+/*
+ * The ETag is a digest of the very bytes sent: one serialization, and the
+ * same document always gives the same bytes (jansson keeps members in the
+ * order they were set, and the reprs set them in a fixed order).
+ */
 void
 reply_json_etag(struct reqctx *rc, int status, json_t *body)
 {
-	char *s = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+	char *s = json_dumps(body, JSON_COMPACT);
 	char hex[CRYPTO_HASH_HEX_LEN], etag[40];
+	const char *inm = req_header(rc, "If-None-Match");
 
-	crypto_sha256_hex(s, strlen(s), hex);
-	free(s);
+	json_decref(body);
+	crypto_sha256_hex(s ? s : "", s ? strlen(s) : 0, hex);
 	snprintf(etag, sizeof(etag), "\"%.32s\"", hex);
-	reply_json_tagged(rc, status, body, etag);
+	req_set_header(rc, "ETag", etag);
+	if (status == 200 && inm != NULL && req_if_match(inm, etag)) {
+		free(s);
+		reply_finish(rc, 304, NULL);
+		return;
+	}
+	reply_text_owned(rc, status, "application/json", s);
 }
 
 void
@@ -514,6 +583,8 @@ struct db_call {
 	req_db_fn *done;
 };
 
+static void auth_restart(struct reqctx *rc);
+
 static void
 req_db_done(struct db_job *job, enum db_status st, void *arg)
 {
@@ -522,6 +593,21 @@ req_db_done(struct db_job *job, enum db_status st, void *arg)
 	req_db_fn *done = call->done;
 
 	free(call);
+	if (rc->guarded == job)
+		rc->guarded = NULL;
+	if (rc->auth_hint) {
+		switch (db_job_guard(job)) {
+		case DB_GUARD_PASSED:
+			rc->auth_hint = false;
+			break;
+		case DB_GUARD_FAILED:
+			/* nothing the job did happened: start again, looked up */
+			auth_restart(rc);
+			return;
+		case DB_GUARD_UNKNOWN:
+			break;   /* the job never ran: its failure is the answer */
+		}
+	}
 	done(rc, job, st);
 }
 
@@ -596,20 +682,31 @@ req_db(struct reqctx *rc, struct db_job *job, req_db_fn *done)
 {
 	struct db_call *call = fb_malloc(sizeof(*call));
 	enum db_status st;
+	bool guarded;
 
 	call->rc = rc;
 	call->done = done;
+	if (rc->auth_hint) {
+		const char *p[] = { rc->token_hash, rc->user.session_id, rc->user.id,
+		    rc->user.role, rc->user.email, rc->user.display_name };
+
+		db_job_set_guard(job, SQL_AUTH_GUARD, FB_ARRAY_LEN(p), p);
+	}
 	if (rc->loop->db == NULL) {       /* past the shutdown deadline */
 		db_job_free(job);
 		free(call);
 		done(rc, NULL, DB_UNAVAILABLE);
 		return;
 	}
+	guarded = rc->auth_hint;
 	st = db_submit(rc->loop->db, job, req_db_done, call);
 	if (st != DB_OK) {
 		free(call);
 		done(rc, NULL, st);
+		return;
 	}
+	if (guarded)
+		rc->guarded = job;   /* until its done: db_submit never calls it */
 }
 
 struct work_call {
@@ -974,25 +1071,22 @@ static const char SQL_AUTH[] =
 	"   AND u.disabled_at IS NULL";
 
 static void
-auth_done(struct reqctx *rc, struct db_job *job, enum db_status st)
+user_from_row(struct reqctx *rc, const PGresult *r, struct auth_user *u)
 {
-	const PGresult *r = db_job_result(job, 0);
+	memset(u, 0, sizeof(*u));
+	snprintf(u->session_id, sizeof(u->session_id), "%s", PQgetvalue(r, 0, 0));
+	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(r, 0, 1));
+	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(r, 0, 2));
+	u->email = arena_strdup(rc->arena, PQgetvalue(r, 0, 3));
+	u->display_name = arena_strdup(rc->arena, PQgetvalue(r, 0, 4));
+	u->created_at = arena_strdup(rc->arena, PQgetvalue(r, 0, 5));
+	u->role_bit = router_role_bit(u->role);
+}
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
-	if (PQntuples(r) != 1) {
-		reply_problem(rc, 401, "unauthorized", "the token is invalid, expired or revoked");
-		return;
-	}
-	snprintf(rc->user.session_id, sizeof(rc->user.session_id), "%s", PQgetvalue(r, 0, 0));
-	snprintf(rc->user.id, sizeof(rc->user.id), "%s", PQgetvalue(r, 0, 1));
-	snprintf(rc->user.role, sizeof(rc->user.role), "%s", PQgetvalue(r, 0, 2));
-	rc->user.email = arena_strdup(rc->arena, PQgetvalue(r, 0, 3));
-	rc->user.display_name = arena_strdup(rc->arena, PQgetvalue(r, 0, 4));
-	rc->user.created_at = arena_strdup(rc->arena, PQgetvalue(r, 0, 5));
-	rc->user.role_bit = router_role_bit(rc->user.role);
+/* The caller is known: check the route's roles, then run the handler. */
+static void
+auth_enter(struct reqctx *rc)
+{
 	rc->authed = true;
 	snprintf(rc->log.actor, sizeof(rc->log.actor), "%s", rc->user.id);
 	if (rc->route->roles != ROLE_ANYONE && !(rc->route->roles & rc->user.role_bit)) {
@@ -1002,21 +1096,143 @@ auth_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 	req_run_handler(rc);
 }
 
-/* Bearer token -> session and user, one query; 401 without a usable token. */
+static void
+auth_done(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	const PGresult *r = db_job_result(job, 0);
+
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	if (PQntuples(r) != 1) {
+		authcache_forget(rc->loop->auth, rc->token_hash);
+		reply_problem(rc, 401, "unauthorized", "the token is invalid, expired or revoked");
+		return;
+	}
+	user_from_row(rc, r, &rc->user);
+	authcache_put(rc->loop->auth, rc->token_hash, &rc->user);
+	auth_enter(rc);
+}
+
+static void
+auth_lookup(struct reqctx *rc)
+{
+	struct db_job *job = db_job_new(0);
+
+	db_job_add(job, NULL, SQL_AUTH, 1, rc->token_hash);
+	req_db(rc, job, auth_done);
+}
+
+/*
+ * Bearer token -> session and user; 401 without a usable token. A token
+ * this loop has looked up before runs the handler at once as that caller,
+ * unconfirmed (authcache.h): its first job carries the guard, and a reply
+ * made before any job waits for a lookup.
+ */
 static void
 req_authenticate(struct reqctx *rc)
 {
 	const char *h = req_header(rc, "Authorization");
-	char hash[CRYPTO_HASH_HEX_LEN];
-	struct db_job *job;
 
 	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) < 16 ||
 	    strlen(h + 7) > 128) {
 		reply_problem(rc, 401, "unauthorized", "send Authorization: Bearer <token>");
 		return;
 	}
-	crypto_sha256_hex(h + 7, strlen(h + 7), hash);
-	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_AUTH, 1, hash);
-	req_db(rc, job, auth_done);
+	crypto_sha256_hex(h + 7, strlen(h + 7), rc->token_hash);
+	if (authcache_get(rc->loop->auth, rc->token_hash, &rc->user, rc->arena)) {
+		rc->user.role_bit = router_role_bit(rc->user.role);
+		/* a refusal on the hint alone would not be exact: look it up */
+		if (rc->route->roles == ROLE_ANYONE || (rc->route->roles & rc->user.role_bit)) {
+			rc->auth_hint = true;
+			auth_enter(rc);
+			return;
+		}
+	}
+	auth_lookup(rc);
+}
+
+/*
+ * The hint was wrong (a guard failed, or a held reply's lookup disagreed):
+ * forget it and everything the handler made of it, and run the request
+ * again as the database says. Nothing it did reached the database: a guard
+ * fails its whole flight, and a held reply had sent no job at all.
+ */
+static void
+auth_reset(struct reqctx *rc)
+{
+	authcache_count_refuted(rc->loop->auth);
+	authcache_forget(rc->loop->auth, rc->token_hash);
+	rc->auth_hint = false;
+	rc->authed = false;
+	rc->replied = false;
+	rc->log.actor[0] = '\0';
+	rc->h = NULL;
+	json_decref(rc->body);
+	json_decref(rc->body_errors);
+	json_decref(rc->refusal.ext);
+	rc->body = rc->body_errors = NULL;
+	memset(&rc->refusal, 0, sizeof(rc->refusal));
+	memset(&rc->idem, 0, sizeof(rc->idem));
+	if (rc->held.buf != NULL)
+		evbuffer_free(rc->held.buf);
+	rc->held.buf = NULL;
+	evhttp_clear_headers(evhttp_request_get_output_headers(rc->req));
+}
+
+void
+req_forget_session(struct reqctx *rc)
+{
+	authcache_forget(rc->loop->auth, rc->token_hash);
+}
+
+static void
+auth_restart(struct reqctx *rc)
+{
+	log_info(&rc->log, "session changed under a cached caller; looking it up");
+	auth_reset(rc);
+	auth_lookup(rc);
+}
+
+static void
+auth_held_checked(struct reqctx *rc, struct db_job *job, enum db_status st)
+{
+	const PGresult *r = db_job_result(job, 0);
+	struct auth_user now;
+	struct evbuffer *buf = rc->held.buf;
+
+	if (st == DB_OK && PQntuples(r) == 1) {
+		user_from_row(rc, r, &now);
+		if (authcache_same(&now, &rc->user)) {
+			rc->auth_hint = false;
+			rc->held.buf = NULL;
+			reply_release(rc, rc->held.status, buf);
+			evbuffer_free(buf);
+			return;
+		}
+	}
+	if (st != DB_OK) {
+		/* confirmation impossible: the held reply is not given */
+		auth_reset(rc);
+		reply_db_failure(rc, job, st);
+		return;
+	}
+	auth_reset(rc);
+	auth_done(rc, job, st);
+}
+
+/* Keeps a reply made on the hint alone until a lookup confirms the caller. */
+static void
+auth_hold(struct reqctx *rc, int status, struct evbuffer *buf)
+{
+	struct db_job *job = db_job_new(0);
+
+	rc->held.status = status;
+	rc->held.buf = evbuffer_new();
+	if (buf != NULL)
+		evbuffer_add_buffer(rc->held.buf, buf);
+	rc->auth_hint = false;   /* this lookup is the confirmation: no guard */
+	db_job_add(job, NULL, SQL_AUTH, 1, rc->token_hash);
+	req_db(rc, job, auth_held_checked);
 }

@@ -55,6 +55,13 @@ struct reqctx {
 	bool query_parsed;
 	struct auth_user user;
 	bool authed;
+	char token_hash[65];             /* the bearer token's SHA-256, hex */
+	bool auth_hint;                  /* running as the cached caller, unconfirmed */
+	struct db_job *guarded;          /* the running job that carries the guard */
+	struct {                         /* a reply waiting for that confirmation */
+		int status;
+		struct evbuffer *buf;
+	} held;
 	json_t *body;                    /* parsed JSON body, if the route takes one */
 	json_t *body_errors;             /* RT_BODY_MORE: the schema's problems (req_body_errors) */
 	int64_t started_us;
@@ -184,6 +191,9 @@ bool req_if_match(const char *header, const char *etag);
  * Calling it on another route aborts too: there the pipeline has answered.
  */
 json_t *req_body_errors(struct reqctx *rc);
+
+/* The caller's session has ended: this loop stops holding it as a hint. */
+void req_forget_session(struct reqctx *rc);
 
 /* The audit actor of this request: NULL for an anonymous caller. */
 const char *req_actor_id(struct reqctx *rc);

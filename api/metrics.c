@@ -1,9 +1,11 @@
 #include "fb.h"
 
 #include <stdatomic.h>
+#include <stddef.h>
 
 #include <event2/buffer.h>
 
+#include "authcache.h"
 #include "db.h"
 #include "metrics.h"
 #include "router.h"
@@ -68,6 +70,59 @@ route_label(int i, char *route, size_t rlen, char *method, size_t mlen)
 		snprintf(route, rlen, "unmatched");
 		snprintf(method, mlen, "any");
 	}
+}
+
+/* Round trips, statements and prepares, summed over the loops (issue 11). */
+static void
+db_totals(struct evbuffer *out, struct server *srv)
+{
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} c[] = {
+		{ "fairbeta_db_round_trips_total", "Flights sent to the database, each one round trip.",
+		  offsetof(struct db_pool_stats, flights) },
+		{ "fairbeta_db_statements_total", "Statements run, BEGIN and COMMIT aside.",
+		  offsetof(struct db_pool_stats, statements) },
+		{ "fairbeta_db_prepares_total", "Statements prepared, once per connection each.",
+		  offsetof(struct db_pool_stats, prepares) },
+		{ "fairbeta_db_replans_total", "Jobs run again after a migration changed a plan.",
+		  offsetof(struct db_pool_stats, replans) },
+	};
+	long long auth[3] = { 0, 0, 0 };
+	size_t k;
+	int i;
+
+	for (k = 0; k < FB_ARRAY_LEN(c); k++) {
+		long long sum = 0;
+
+		for (i = 0; i < srv->nloops; i++) {
+			struct db_pool_stats st;
+
+			if (srv->loops[i].db == NULL)
+				continue;
+			db_pool_stats(srv->loops[i].db, &st);
+			sum += *(const long long *)((const char *)&st + c[k].off);
+		}
+		evbuffer_add_printf(out, "# HELP %s %s\n# TYPE %s counter\n%s %lld\n",
+		    c[k].name, c[k].help, c[k].name, c[k].name, sum);
+	}
+	for (i = 0; i < srv->nloops; i++) {
+		long long h, m, r;
+
+		authcache_stats(srv->loops[i].auth, &h, &m, &r);
+		auth[0] += h;
+		auth[1] += m;
+		auth[2] += r;
+	}
+	evbuffer_add_printf(out,
+	    "# HELP fairbeta_auth_cache_total Bearer tokens by how the caller was found: "
+	    "hit (run at once, confirmed in the same round trip), miss (looked up first), "
+	    "refuted (the hint was wrong; looked up again).\n"
+	    "# TYPE fairbeta_auth_cache_total counter\n"
+	    "fairbeta_auth_cache_total{result=\"hit\"} %lld\n"
+	    "fairbeta_auth_cache_total{result=\"miss\"} %lld\n"
+	    "fairbeta_auth_cache_total{result=\"refuted\"} %lld\n", auth[0], auth[1], auth[2]);
 }
 
 void
@@ -135,6 +190,7 @@ metrics_render(struct evbuffer *out, struct server *srv)
 		db_pool_stats(srv->loops[i].db, &st);
 		evbuffer_add_printf(out, "fairbeta_db_pool_waiting{loop=\"%d\"} %d\n", i, st.waiting);
 	}
+	db_totals(out, srv);
 	evbuffer_add_printf(out,
 	    "# HELP fairbeta_http_requests_in_flight Requests not yet answered.\n"
 	    "# TYPE fairbeta_http_requests_in_flight gauge\n");

@@ -15,6 +15,46 @@ repr_str(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? json_null() : json_string(PQgetvalue(r, row, col));
 }
 
+/*
+ * PostgreSQL's text for a timestamptz in a session with DateStyle ISO and
+ * TimeZone UTC (lib/db sets both), "2026-11-30 22:53:36.1754+00", as the API
+ * writes times: "2026-11-30T22:53:36.175400Z", six fractional digits, as
+ * rfc3339() in SQL does. Formatting here costs the database nothing (issue
+ * 11: to_char was a third of a submission read). Text of another shape is
+ * copied as it is rather than guessed at. Returns out.
+ */
+char *
+repr_time_text(const char *pg, char *out, size_t outlen)
+{
+	size_t n = strlen(pg), frac = 0;
+
+	if (n >= 22 && pg[4] == '-' && pg[10] == ' ' && pg[13] == ':' && pg[19] != ':') {
+		const char *p = pg + 19;
+
+		if (*p == '.')
+			for (p++; frac < 6 && p[frac] >= '0' && p[frac] <= '9'; frac++)
+				;
+		p = pg + 19 + (frac ? frac + 1 : 0);
+		if (strcmp(p, "+00") == 0 && outlen >= 28) {
+			snprintf(out, outlen, "%.10sT%.8s.%.*s%.*sZ", pg, pg + 11, (int)frac,
+			    pg + 20, (int)(6 - frac), "000000");
+			return out;
+		}
+	}
+	snprintf(out, outlen, "%s", pg);
+	return out;
+}
+
+json_t *
+repr_time(const PGresult *r, int row, int col)
+{
+	char buf[64];
+
+	if (PQgetisnull(r, row, col))
+		return json_null();
+	return json_string(repr_time_text(PQgetvalue(r, row, col), buf, sizeof(buf)));
+}
+
 json_t *
 repr_int(const PGresult *r, int row, int col)
 {
@@ -133,12 +173,12 @@ submission(const PGresult *r, int row, bool show_claim)
 	if (show_claim && !PQgetisnull(r, row, 17)) {
 		json_decref(claim);
 		claim = json_pack("{s:o, s:o}", "reviewer_id", repr_str(r, row, 17),
-		    "lease_expires_at", repr_str(r, row, 18));
+		    "lease_expires_at", repr_time(r, row, 18));
 	}
 	if (!PQgetisnull(r, row, 19)) {
 		json_decref(appeal);
 		appeal = json_pack("{s:o, s:o}", "statement", repr_str(r, row, 19),
-		    "appealed_at", repr_str(r, row, 20));
+		    "appealed_at", repr_time(r, row, 20));
 	}
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
 	    " s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
@@ -148,8 +188,8 @@ submission(const PGresult *r, int row, bool show_claim)
 	    "media", repr_json(r, row, 6), "hours", hours,
 	    "generation", repr_json(r, row, 8), "status", repr_str(r, row, 9),
 	    "terms_version", repr_int(r, row, 10), "rate_card_version", repr_int(r, row, 11),
-	    "review_due_at", repr_str(r, row, 12), "created_at", repr_str(r, row, 13),
-	    "updated_at", repr_str(r, row, 14), "decided_at", repr_str(r, row, 15),
+	    "review_due_at", repr_time(r, row, 12), "created_at", repr_time(r, row, 13),
+	    "updated_at", repr_time(r, row, 14), "decided_at", repr_time(r, row, 15),
 	    "shareable", repr_bool(r, row, 16), "claim", claim, "appeal", appeal);
 }
 

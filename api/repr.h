@@ -15,6 +15,9 @@
 
 /* Single columns: SQL NULL becomes JSON null. */
 json_t *repr_str(const PGresult *r, int row, int col);
+/* A timestamptz column as RFC 3339 UTC with six fractional digits. */
+json_t *repr_time(const PGresult *r, int row, int col);
+char *repr_time_text(const char *pg, char *out, size_t outlen);
 json_t *repr_int(const PGresult *r, int row, int col);
 json_t *repr_bool(const PGresult *r, int row, int col);
 json_t *repr_json(const PGresult *r, int row, int col);   /* json/jsonb text */
@@ -79,12 +82,11 @@ json_t *repr_enrollment(const PGresult *r, int row);
 #define REPR_SUBMISSION_COLS \
 	"s.id, s.program_id, s.artist_id, s.kind, s.title, s.description, s.media," \
 	" s.hours, s.generation, s.status, s.terms_version, s.rate_card_version," \
-	" rfc3339(s.review_due_at), rfc3339(s.created_at), rfc3339(s.updated_at)," \
-	" rfc3339(s.decided_at)," \
+	" s.review_due_at, s.created_at, s.updated_at, s.decided_at," \
 	" (s.status IN ('approved', 'deemed_approved') OR p.sharing = 'open'" \
 	"  OR coalesce(st.confidential_until <= now(), false))," \
-	" s.claimed_by, rfc3339(s.lease_expires_at), s.appeal_statement," \
-	" rfc3339(s.appealed_at), s.seq"
+	" s.claimed_by, s.lease_expires_at, s.appeal_statement," \
+	" s.appealed_at, s.seq"
 enum { REPR_SUBMISSION_SEQ = 21 };
 /* Staff see who holds the claim; artists never do. */
 json_t *repr_submission(const PGresult *r, int row);

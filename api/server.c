@@ -8,6 +8,7 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 
+#include "authcache.h"
 #include "crypto.h"
 #include "db.h"
 #include "handlers.h"
@@ -176,6 +177,7 @@ loop_init(struct server *srv, struct loop *loop, int id, fb_err err)
 		evhttp_bind_listener(loop->metrics_http, l);
 	}
 	loop->db = db_pool_new(loop->base, &po);
+	loop->auth = authcache_new();
 	loop->inbox = workpool_inbox_new(loop->base);
 	loop->ev_stop = event_new(loop->base, -1, 0, stop_cb, loop);
 	loop->ev_drain = evtimer_new(loop->base, drain_cb, loop);
@@ -266,6 +268,7 @@ server_free(struct server *srv)
 		if (loop->metrics_http)
 			evhttp_free(loop->metrics_http);
 		db_pool_free(loop->db);
+		authcache_free(loop->auth);
 		workpool_inbox_free(loop->inbox);
 		if (loop->ev_stop)
 			event_free(loop->ev_stop);

@@ -19,6 +19,7 @@ struct event_base;
 struct route;
 struct evhttp;
 struct evhttp_bound_socket;
+struct authcache;
 struct db_pool;
 struct workpool;
 struct workpool_inbox;
@@ -40,6 +41,7 @@ struct loop {
 	struct evhttp *metrics_http;          /* loop 0 only */
 	struct http_listener api_listener, metrics_listener;
 	struct db_pool *db;
+	struct authcache *auth;               /* sessions seen here (a hint) */
 	struct workpool_inbox *inbox;
 	struct event *ev_stop;                /* activated by the main thread */
 	struct event *ev_drain;               /* polls in-flight while draining */

@@ -33,12 +33,31 @@ struct db_job {
 	int64_t enqueued_us;
 	db_row_fn *rows;       /* DB_STREAM: gets the last statement's rows */
 	struct db_conn *conn;  /* while running */
+	struct db_stmt guard;  /* sql NULL: none */
+	enum db_guard guard_state;
 	char sqlstate[6];
 	char *errmsg;
 	char *constraint;
 };
 
 TAILQ_HEAD(db_jobq, db_job);
+
+/* A statement this connection has prepared, or is preparing, as "fb<n>". */
+struct db_prep {
+	const char *ptr;       /* the caller's pointer it was last seen under */
+	char *sql;             /* owned copy: the key */
+	char name[16];
+	bool ready;            /* the server has confirmed the Parse */
+};
+
+/* What a connection waits for, in the order libpq hands results back. */
+enum want_kind { W_BEGIN, W_GUARD, W_PREPARE, W_STMT, W_COMMIT, W_ROLLBACK, W_OTHER, W_SYNC };
+
+struct want {
+	enum want_kind kind;
+	int arg;               /* W_STMT: the statement; W_PREPARE: the cache slot */
+	bool guard;            /* W_PREPARE: of the guard, whose failure it is */
+};
 
 /* A connection's life. conn_set_state() is the only place that changes it. */
 enum conn_state {
@@ -53,9 +72,6 @@ static const char *conn_state_names[] = {
 	"down", "connecting", "idle", "busy", "reset",
 };
 
-/* Where a running job is: which command is in flight. */
-enum job_phase { PH_BEGIN, PH_STMT, PH_COMMIT, PH_ROLLBACK };
-
 struct db_conn {
 	struct db_pool *pool;
 	int id;
@@ -68,12 +84,21 @@ struct db_conn {
 	bool break_pending;
 	int backoff_ms;
 	struct db_job *job;
-	enum job_phase phase;
-	int cur;
-	bool inflight;
 	bool paused;                /* a stream's consumer is full: stop reading */
+	/* the pipeline: a ring of what is awaited, and the current result */
+	struct want *want;
+	int want_head, want_len, want_cap;
 	PGresult *pending;
-	enum db_status outcome;     /* what a rollback in progress ends with */
+	/* the running job's progress */
+	int sent;                   /* its next statement to send */
+	int flight_first;           /* the first statement of the flight out now */
+	bool began, commit_sent, committed, rolled_back, failed, single_row;
+	int flights_done;           /* flights completed without a failure */
+	enum db_status outcome;     /* what a failed job ends with */
+	/* prepared statements (DB_PREPARED_MAX) */
+	struct db_prep *prep;
+	int nprep, prep_seq;
+	bool deallocate;            /* forget them all before the next flight */
 };
 
 struct db_pool {
@@ -85,6 +110,7 @@ struct db_pool {
 	int queue_len;
 	struct event *ev_queue;
 	atomic_int n_ready, n_in_use, n_waiting;
+	atomic_llong n_flights, n_statements, n_prepares, n_replans;
 	bool closing;
 	bool ever_ready;           /* a connection has been ready once: past start-up */
 	db_notify_fn *on_notify;
@@ -94,8 +120,8 @@ struct db_pool {
 static void conn_start(struct db_conn *c);
 static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_dispatch(struct db_conn *c);
-static void conn_send_next(struct db_conn *c);
 static void conn_broken(struct db_conn *c, const char *why);
+static void conn_prep_clear(struct db_conn *c);
 
 const char *
 db_status_str(enum db_status st)
@@ -163,22 +189,17 @@ db_job_free(struct db_job *job)
 	for (i = 0; i < job->nstmts; i++)
 		stmt_clear(&job->stmts[i]);
 	free(job->stmts);
+	stmt_clear(&job->guard);
 	job_clear_error(job);
 	free(job);
 }
 
-int
-db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
-    int nparams, const char *const *params)
+static void
+stmt_fill(struct db_stmt *s, db_step_fn *step, const char *sql, int nparams,
+    const char *const *params)
 {
-	struct db_stmt *s;
 	int i;
 
-	if (job->nstmts == job->cap) {
-		job->cap = job->cap ? job->cap * 2 : 4;
-		job->stmts = fb_realloc(job->stmts, (size_t)job->cap * sizeof(*s));
-	}
-	s = &job->stmts[job->nstmts];
 	memset(s, 0, sizeof(*s));
 	s->sql = sql;
 	s->step = step;
@@ -186,7 +207,32 @@ db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
 	s->params = fb_calloc((size_t)FB_MAX(nparams, 1), sizeof(char *));
 	for (i = 0; i < nparams; i++)
 		s->params[i] = params[i] ? fb_strdup(params[i]) : NULL;
+}
+
+int
+db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
+    int nparams, const char *const *params)
+{
+	if (job->nstmts == job->cap) {
+		job->cap = job->cap ? job->cap * 2 : 4;
+		job->stmts = fb_realloc(job->stmts, (size_t)job->cap * sizeof(*job->stmts));
+	}
+	stmt_fill(&job->stmts[job->nstmts], step, sql, nparams, params);
 	return job->nstmts++;
+}
+
+void
+db_job_set_guard(struct db_job *job, const char *sql, int nparams,
+    const char *const *params)
+{
+	stmt_clear(&job->guard);
+	stmt_fill(&job->guard, NULL, sql, nparams, params);
+}
+
+enum db_guard
+db_job_guard(struct db_job *job)
+{
+	return job != NULL ? job->guard_state : DB_GUARD_UNKNOWN;
 }
 
 int
@@ -257,6 +303,7 @@ job_rewind(struct db_job *job)
 		PQclear(job->stmts[i].res);
 		job->stmts[i].res = NULL;
 	}
+	job->guard_state = DB_GUARD_UNKNOWN;
 	job_clear_error(job);
 }
 
@@ -479,9 +526,12 @@ conn_broken(struct db_conn *c, const char *why)
 		log_warn(NULL, "db conn %d: lost (%s): %s", c->id,
 		    conn_state_names[c->state], msg);
 	c->job = NULL;
-	c->inflight = false;
+	c->want_len = 0;
+	c->paused = false;
 	PQclear(c->pending);
 	c->pending = NULL;
+	conn_prep_clear(c);   /* a new session has none of them */
+	c->deallocate = false;
 	conn_events_free(c);
 	PQfinish(c->pg);
 	c->pg = NULL;
@@ -517,8 +567,8 @@ conn_connect_poll(struct db_conn *c)
 		event_add(c->ev_write, NULL);
 		break;
 	case PGRES_POLLING_OK:
-		if (PQsetnonblocking(c->pg, 1) != 0) {
-			conn_broken(c, "cannot set non-blocking mode");
+		if (PQsetnonblocking(c->pg, 1) != 0 || PQenterPipelineMode(c->pg) != 1) {
+			conn_broken(c, "cannot set non-blocking and pipeline mode");
 			break;
 		}
 		conn_events_for_socket(c);
@@ -553,19 +603,173 @@ conn_start(struct db_conn *c)
 	event_add(c->ev_write, NULL);
 }
 
-/* ---- running a job ---------------------------------------------------- */
+/* ---- prepared statements ---------------------------------------------- */
 
 static void
-conn_send(struct db_conn *c, const char *sql, int nparams, char *const *params)
+conn_prep_clear(struct db_conn *c)
+{
+	int i;
+
+	for (i = 0; i < c->nprep; i++)
+		free(c->prep[i].sql);
+	c->nprep = 0;
+}
+
+/*
+ * The cache slot of sql on this connection, found by the caller's pointer
+ * (confirmed by the text) or by the text; a new slot when there is room
+ * (*fresh: it must be prepared now); -1 when the cache is full.
+ */
+static int
+conn_prep_slot(struct db_conn *c, const char *sql, bool *fresh)
+{
+	struct db_prep *p;
+	int i, free_slot = -1;
+
+	*fresh = false;
+	for (i = 0; i < c->nprep; i++)
+		if (c->prep[i].ptr == sql && c->prep[i].sql != NULL &&
+		    strcmp(c->prep[i].sql, sql) == 0)
+			return i;
+	for (i = 0; i < c->nprep; i++) {
+		if (c->prep[i].sql == NULL) {
+			free_slot = free_slot < 0 ? i : free_slot;
+		} else if (strcmp(c->prep[i].sql, sql) == 0) {
+			c->prep[i].ptr = sql;
+			return i;
+		}
+	}
+	if (free_slot < 0) {
+		if (c->nprep == DB_PREPARED_MAX)
+			return -1;
+		if (c->prep == NULL)
+			c->prep = fb_calloc(DB_PREPARED_MAX, sizeof(*c->prep));
+		free_slot = c->nprep++;
+	}
+	p = &c->prep[free_slot];
+	p->ptr = sql;
+	p->sql = fb_strdup(sql);
+	p->ready = false;
+	snprintf(p->name, sizeof(p->name), "fb%d", ++c->prep_seq);
+	*fresh = true;
+	return free_slot;
+}
+
+/* A Parse the server refused or skipped: the name does not exist there. */
+static void
+conn_prep_drop(struct db_conn *c, int slot)
+{
+	free(c->prep[slot].sql);
+	c->prep[slot].sql = NULL;
+	c->prep[slot].ptr = NULL;
+}
+
+/* ---- the pipeline ----------------------------------------------------- */
+
+static void
+want_push(struct db_conn *c, enum want_kind kind, int arg, bool guard)
+{
+	if (c->want_len == c->want_cap) {
+		struct want *w = fb_calloc((size_t)(c->want_cap ? c->want_cap * 2 : 16), sizeof(*w));
+		int i;
+
+		for (i = 0; i < c->want_len; i++)
+			w[i] = c->want[(c->want_head + i) % c->want_cap];
+		free(c->want);
+		c->want = w;
+		c->want_head = 0;
+		c->want_cap = c->want_cap ? c->want_cap * 2 : 16;
+	}
+	c->want[(c->want_head + c->want_len) % c->want_cap] = (struct want){ kind, arg, guard };
+	c->want_len++;
+}
+
+static struct want
+want_pop(struct db_conn *c)
+{
+	struct want w = c->want[c->want_head];
+
+	c->want_head = (c->want_head + 1) % c->want_cap;
+	c->want_len--;
+	return w;
+}
+
+/* Queues a command; false (and the connection is being dropped) on failure. */
+static bool
+conn_send_unnamed(struct db_conn *c, enum want_kind kind, int arg, const char *sql,
+    int nparams, char *const *params)
+{
+	if (!PQsendQueryParams(c->pg, sql, nparams, NULL, (const char *const *)params,
+	    NULL, NULL, 0)) {
+		conn_defer_break(c);
+		return false;
+	}
+	want_push(c, kind, arg, false);
+	return true;
+}
+
+/* A statement, prepared on this connection the first time it runs. */
+static bool
+conn_send_stmt(struct db_conn *c, enum want_kind kind, int arg, const struct db_stmt *s)
+{
+	bool fresh;
+	int slot = conn_prep_slot(c, s->sql, &fresh);
+
+	if (slot < 0)
+		return conn_send_unnamed(c, kind, arg, s->sql, s->nparams, s->params);
+	if (fresh) {
+		if (!PQsendPrepare(c->pg, c->prep[slot].name, s->sql, s->nparams, NULL)) {
+			conn_prep_drop(c, slot);
+			conn_defer_break(c);
+			return false;
+		}
+		want_push(c, W_PREPARE, slot, kind == W_GUARD);
+		atomic_fetch_add(&c->pool->n_prepares, 1);
+	}
+	if (!PQsendQueryPrepared(c->pg, c->prep[slot].name, s->nparams,
+	    (const char *const *)s->params, NULL, NULL, 0)) {
+		conn_defer_break(c);
+		return false;
+	}
+	want_push(c, kind, arg, false);
+	return true;
+}
+
+/*
+ * A stream's statement runs in single-row mode, which libpq takes only while
+ * that statement is the one being read and none of its rows has been: right
+ * after it is sent into an empty pipeline, or after the result before it.
+ */
+static void
+conn_arm_single_row(struct db_conn *c)
+{
+	struct db_job *job = c->job;
+	const struct want *w;
+
+	if (job == NULL || !(job->flags & DB_STREAM) || c->single_row || c->want_len == 0)
+		return;
+	w = &c->want[c->want_head];
+	if (w->kind != W_STMT || w->arg != job->nstmts - 1)
+		return;
+	c->single_row = true;
+	if (!PQsetSingleRowMode(c->pg)) {
+		log_error(NULL, "db conn %d: cannot stream in single-row mode", c->id);
+		conn_defer_break(c);
+	}
+}
+
+/* Ends a flight with a Sync and sends it. */
+static void
+conn_sync(struct db_conn *c)
 {
 	int r;
 
-	if (!PQsendQueryParams(c->pg, sql, nparams, NULL,
-	    (const char *const *)params, NULL, NULL, 0)) {
+	if (!PQpipelineSync(c->pg)) {
 		conn_defer_break(c);
 		return;
 	}
-	c->inflight = true;
+	want_push(c, W_SYNC, 0, false);
+	atomic_fetch_add(&c->pool->n_flights, 1);
 	r = PQflush(c->pg);
 	if (r < 0) {
 		conn_defer_break(c);
@@ -573,12 +777,108 @@ conn_send(struct db_conn *c, const char *sql, int nparams, char *const *params)
 	}
 	if (r == 1)
 		event_add(c->ev_write, NULL);
+	conn_arm_single_row(c);
+}
+
+/*
+ * The job's next flight: BEGIN and the guard the first time, then every
+ * statement up to and including the next one whose step must decide before
+ * anything after it runs, then COMMIT when nothing is left to decide.
+ */
+static void
+conn_send_flight(struct db_conn *c)
+{
+	struct db_job *job = c->job;
+	bool barrier = false;
+
+	c->flight_first = c->sent;
+	if (c->deallocate) {
+		c->deallocate = false;
+		if (!conn_send_unnamed(c, W_OTHER, 0, "DEALLOCATE ALL", 0, NULL))
+			return;
+	}
+	if ((job->flags & DB_TX) && !c->began) {
+		c->began = true;
+		if (!conn_send_unnamed(c, W_BEGIN, 0, "BEGIN", 0, NULL))
+			return;
+	}
+	if (job->guard.sql != NULL && c->sent == 0 && c->flights_done == 0 &&
+	    !conn_send_stmt(c, W_GUARD, 0, &job->guard))
+		return;
+	while (c->sent < job->nstmts && !barrier) {
+		const struct db_stmt *s = &job->stmts[c->sent];
+
+		if (!conn_send_stmt(c, W_STMT, c->sent, s))
+			return;
+		c->sent++;
+		barrier = s->step != NULL;
+	}
+	if ((job->flags & DB_TX) && c->sent == job->nstmts && !barrier) {
+		c->commit_sent = true;
+		if (!conn_send_unnamed(c, W_COMMIT, 0, "COMMIT", 0, NULL))
+			return;
+	}
+	conn_sync(c);
 }
 
 static void
-conn_send_simple(struct db_conn *c, const char *sql)
+conn_send_rollback(struct db_conn *c)
 {
-	conn_send(c, sql, 0, NULL);
+	if (conn_send_unnamed(c, W_ROLLBACK, 0, "ROLLBACK", 0, NULL))
+		conn_sync(c);
+}
+
+static void
+conn_start_job(struct db_conn *c)
+{
+	c->sent = 0;
+	c->began = c->commit_sent = c->committed = c->rolled_back = false;
+	c->failed = c->single_row = false;
+	c->flights_done = 0;
+	c->outcome = DB_OK;
+	conn_send_flight(c);
+}
+
+/*
+ * Sends the failed flight of a job without DB_TX again. Its flights before
+ * it have committed (each was an implicit transaction) and their steps have
+ * decided; this one rolled back whole, and its step never ran (a step's
+ * statement ends its flight, and a failure skips everything after it).
+ */
+static void
+conn_retry_flight(struct db_conn *c)
+{
+	struct db_job *job = c->job;
+	int i;
+
+	for (i = c->flight_first; i < job->nstmts; i++) {
+		PQclear(job->stmts[i].res);
+		job->stmts[i].res = NULL;
+	}
+	c->sent = c->flight_first;
+	c->failed = c->single_row = false;
+	c->outcome = DB_OK;
+	job_clear_error(job);
+	conn_send_flight(c);
+}
+
+/* The first failure of a job is the one it reports. */
+static void
+conn_job_fail(struct db_conn *c, enum db_status st, const PGresult *res)
+{
+	if (c->failed)
+		return;
+	if (st == DB_SQL_ERROR)
+		job_record_error(c->job, res, c->pg);
+	c->failed = true;
+	c->outcome = st;
+}
+
+static bool
+job_plan_changed(const struct db_job *job)
+{
+	return strcmp(job->sqlstate, "0A000") == 0 && job->errmsg != NULL &&
+	    strstr(job->errmsg, "cached plan must not change result type") != NULL;
 }
 
 /* Hands the connection's job back to its owner, then readies the connection. */
@@ -587,20 +887,27 @@ conn_finish_job(struct db_conn *c, enum db_status st)
 {
 	struct db_job *job = c->job;
 	const char *ss = job->sqlstate;
+	bool idle = PQtransactionStatus(c->pg) == PQTRANS_IDLE;
+	bool lost_race = (job->flags & DB_RETRY) &&
+	    (strcmp(ss, "40001") == 0 || strcmp(ss, "40P01") == 0);
+	bool replan = st == DB_SQL_ERROR && job_plan_changed(job);
 
-	if (st == DB_SQL_ERROR && (job->flags & DB_RETRY) && job->tries < DB_MAX_TRIES &&
-	    (strcmp(ss, "40001") == 0 || strcmp(ss, "40P01") == 0) &&
-	    PQtransactionStatus(c->pg) == PQTRANS_IDLE) {
+	if (replan) {
+		/* whatever happens to this job, the connection forgets its plans */
+		conn_prep_clear(c);
+		c->deallocate = true;
+		atomic_fetch_add(&c->pool->n_replans, 1);
+	}
+	if (st == DB_SQL_ERROR && idle && job->tries < DB_MAX_TRIES && (lost_race || replan)) {
 		job->tries++;
-		log_info(NULL, "db conn %d: retrying job after %s (try %d)", c->id, ss,
-		    job->tries + 1);
-		job_rewind(job);
-		c->phase = (job->flags & DB_TX) ? PH_BEGIN : PH_STMT;
-		c->cur = 0;
-		if (c->phase == PH_BEGIN)
-			conn_send_simple(c, "BEGIN");
-		else
-			conn_send_next(c);
+		log_info(NULL, "db conn %d: running the job again after %s (try %d)%s", c->id,
+		    ss, job->tries + 1, replan ? ": a plan changed, preparing afresh" : "");
+		if ((job->flags & DB_TX) || c->flights_done == 0) {
+			job_rewind(job);     /* none of it committed */
+			conn_start_job(c);
+		} else {
+			conn_retry_flight(c);
+		}
 		return;
 	}
 	c->job = NULL;
@@ -611,100 +918,93 @@ conn_finish_job(struct db_conn *c, enum db_status st)
 		return;
 	if (PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
 		conn_set_state(c, CONN_RESET);
-		conn_send_simple(c, "ROLLBACK");
+		conn_send_rollback(c);
 		return;
 	}
 	conn_set_state(c, CONN_IDLE);
 	conn_dispatch(c);
 }
 
+/* One command's result (owned here), in the order the commands were sent. */
 static void
-conn_fail_job(struct db_conn *c, enum db_status st)
-{
-	if (c->job->flags & DB_TX) {
-		c->outcome = st;
-		c->phase = PH_ROLLBACK;
-		conn_send_simple(c, "ROLLBACK");
-	} else {
-		conn_finish_job(c, st);
-	}
-}
-
-static void
-conn_send_next(struct db_conn *c)
+conn_result(struct db_conn *c, struct want w, PGresult *res)
 {
 	struct db_job *job = c->job;
-
-	if (c->cur < job->nstmts) {
-		struct db_stmt *s = &job->stmts[c->cur];
-
-		conn_send(c, s->sql, s->nparams, s->params);
-		if ((job->flags & DB_STREAM) && c->cur == job->nstmts - 1 && c->inflight &&
-		    !PQsetSingleRowMode(c->pg))
-			conn_defer_break(c);
-	} else if (job->flags & DB_TX) {
-		c->phase = PH_COMMIT;
-		conn_send_simple(c, "COMMIT");
-	} else {
-		conn_finish_job(c, DB_OK);
-	}
-}
-
-/* One command finished with res (owned here). Decides what to send next. */
-static void
-conn_command_done(struct db_conn *c, PGresult *res)
-{
 	ExecStatusType rs = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 	bool ok = rs == PGRES_COMMAND_OK || rs == PGRES_TUPLES_OK;
+	struct db_stmt *s;
+
+	if (w.kind == W_PREPARE) {
+		if (ok)
+			c->prep[w.arg].ready = true;
+		else
+			conn_prep_drop(c, w.arg);
+	}
+	if (job == NULL || w.kind == W_ROLLBACK || w.kind == W_OTHER) {
+		PQclear(res);
+		return;
+	}
+	if (!ok) {
+		/* a command skipped after the failure is not a failure of its own */
+		if (rs != PGRES_PIPELINE_ABORTED || !c->failed) {
+			if ((w.kind == W_GUARD || w.guard) && !c->failed)
+				job->guard_state = DB_GUARD_FAILED;
+			conn_job_fail(c, DB_SQL_ERROR, res);
+		}
+		PQclear(res);
+		return;
+	}
+	switch (w.kind) {
+	case W_GUARD:
+		job->guard_state = DB_GUARD_PASSED;
+		break;
+	case W_COMMIT:
+		c->committed = true;
+		break;
+	case W_STMT:
+		if (c->failed)
+			break;
+		atomic_fetch_add(&c->pool->n_statements, 1);
+		s = &job->stmts[w.arg];
+		s->res = res;
+		res = NULL;
+		if (s->step != NULL && s->step(job, s->res, job->arg) != 0)
+			conn_job_fail(c, DB_ABORTED, NULL);
+		break;
+	default:
+		break;
+	}
+	PQclear(res);
+}
+
+/* A flight's Sync came back: every result of it has been seen. */
+static void
+conn_flight_done(struct db_conn *c)
+{
 	struct db_job *job = c->job;
 
-	c->inflight = false;
 	if (c->state == CONN_RESET) {
-		PQclear(res);
 		conn_set_state(c, CONN_IDLE);
 		conn_dispatch(c);
 		return;
 	}
-	switch (c->phase) {
-	case PH_BEGIN:
-		if (!ok) {
-			job_record_error(job, res, c->pg);
-			PQclear(res);
-			conn_finish_job(c, DB_SQL_ERROR);
+	if (job == NULL)
+		return;
+	if (c->failed) {
+		if (!c->rolled_back && PQtransactionStatus(c->pg) != PQTRANS_IDLE) {
+			c->rolled_back = true;
+			conn_send_rollback(c);
 			return;
 		}
-		PQclear(res);
-		c->phase = PH_STMT;
-		c->cur = 0;
-		conn_send_next(c);
-		break;
-	case PH_STMT:
-		if (!ok) {
-			job_record_error(job, res, c->pg);
-			PQclear(res);
-			conn_fail_job(c, DB_SQL_ERROR);
-			return;
-		}
-		job->stmts[c->cur].res = res;
-		if (job->stmts[c->cur].step != NULL &&
-		    job->stmts[c->cur].step(job, res, job->arg) != 0) {
-			conn_fail_job(c, DB_ABORTED);
-			return;
-		}
-		c->cur++;
-		conn_send_next(c);
-		break;
-	case PH_COMMIT:
-		if (!ok)
-			job_record_error(job, res, c->pg);
-		PQclear(res);
-		conn_finish_job(c, ok ? DB_OK : DB_SQL_ERROR);
-		break;
-	case PH_ROLLBACK:
-		PQclear(res);
 		conn_finish_job(c, c->outcome);
-		break;
+		return;
 	}
+	c->flights_done++;
+	if ((job->flags & DB_TX) ? c->committed : c->sent == job->nstmts) {
+		conn_finish_job(c, DB_OK);
+		return;
+	}
+	conn_send_flight(c);
 }
 
 static void
@@ -719,6 +1019,10 @@ conn_notifies(struct db_conn *c)
 	}
 }
 
+/*
+ * Reads what the server sent and hands each command's result on, in order:
+ * libpq gives a command's results then NULL, and a Sync's result alone.
+ */
 static void
 conn_read(struct db_conn *c)
 {
@@ -727,9 +1031,24 @@ conn_read(struct db_conn *c)
 		return;
 	}
 	conn_notifies(c);
-	while (c->pg != NULL && c->inflight && !c->paused && !PQisBusy(c->pg)) {
+	while (c->pg != NULL && c->want_len > 0 && !c->paused && !c->break_pending &&
+	    !PQisBusy(c->pg)) {
+		struct want w = c->want[c->want_head];
 		PGresult *r = PQgetResult(c->pg);
 
+		if (w.kind == W_SYNC) {
+			if (r == NULL)
+				break;
+			if (PQresultStatus(r) != PGRES_PIPELINE_SYNC) {
+				PQclear(r);
+				conn_broken(c, "the pipeline is out of step");
+				return;
+			}
+			PQclear(r);
+			want_pop(c);
+			conn_flight_done(c);
+			continue;
+		}
 		if (r != NULL && PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
 			/* a streamed row: the consumer may ask us to stop reading */
 			if (c->job->rows(c->job, r, c->job->arg) != 0)
@@ -741,7 +1060,9 @@ conn_read(struct db_conn *c)
 			PGresult *res = c->pending;
 
 			c->pending = NULL;
-			conn_command_done(c, res);
+			want_pop(c);
+			conn_result(c, w, res);
+			conn_arm_single_row(c);
 			continue;
 		}
 		if (c->pending == NULL || PQresultStatus(r) == PGRES_FATAL_ERROR) {
@@ -845,14 +1166,7 @@ conn_dispatch(struct db_conn *c)
 	conn_set_state(c, CONN_BUSY);
 	c->job = job;
 	job->conn = c;
-	c->cur = 0;
-	if (job->flags & DB_TX) {
-		c->phase = PH_BEGIN;
-		conn_send_simple(c, "BEGIN");
-	} else {
-		c->phase = PH_STMT;
-		conn_send_next(c);
-	}
+	conn_start_job(c);
 }
 
 /* ---- the pool --------------------------------------------------------- */
@@ -861,14 +1175,16 @@ struct db_pool *
 db_pool_new(struct event_base *base, const struct db_pool_opts *o)
 {
 	struct db_pool *pool = fb_calloc(1, sizeof(*pool));
-	char opts[64];
+	char opts[160];
 	int i;
 
 	pool->base = base;
 	pool->opts = *o;
 	pool->url = fb_strdup(o->url);
 	pool->appname = fb_strdup(o->application_name ? o->application_name : "fairbeta");
-	snprintf(opts, sizeof(opts), "-c statement_timeout=%d", o->statement_timeout_ms);
+	/* times as text in one shape, UTC, which api/repr formats without SQL */
+	snprintf(opts, sizeof(opts), "-c statement_timeout=%d -c TimeZone=UTC -c DateStyle=ISO",
+	    o->statement_timeout_ms);
 	pool->options = fb_strdup(opts);
 	TAILQ_INIT(&pool->queue);
 	pool->ev_queue = evtimer_new(base, queue_expire_cb, pool);
@@ -906,6 +1222,9 @@ db_pool_free(struct db_pool *pool)
 		PQfinish(c->pg);
 		c->pg = NULL;
 		event_free(c->ev_timer);
+		conn_prep_clear(c);
+		free(c->prep);
+		free(c->want);
 		if (job != NULL)
 			job_finish(job, DB_UNAVAILABLE);
 	}
@@ -924,6 +1243,10 @@ db_pool_stats(struct db_pool *pool, struct db_pool_stats *out)
 	out->ready = atomic_load(&pool->n_ready);
 	out->in_use = atomic_load(&pool->n_in_use);
 	out->waiting = atomic_load(&pool->n_waiting);
+	out->flights = atomic_load(&pool->n_flights);
+	out->statements = atomic_load(&pool->n_statements);
+	out->prepares = atomic_load(&pool->n_prepares);
+	out->replans = atomic_load(&pool->n_replans);
 }
 
 enum db_status

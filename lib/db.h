@@ -7,9 +7,24 @@
  * parameterized statements run on one connection, optionally wrapped in a
  * transaction. Jobs wait in a bounded FIFO when every connection is busy.
  *
- * A job's statements are all known to the pool before it runs (a step
- * callback may append more after seeing a result), so the pool can later send
- * them in pipeline mode without any change to the callers.
+ * Round trips (issue 11). Every connection runs in libpq's pipeline mode
+ * and prepares each statement the first time it runs it, keyed by the SQL
+ * text (callers pass SQL constants; they never name statements; the cache
+ * is bounded, DB_PREPARED_MAX per connection, beyond which statements run
+ * unnamed). A job goes out in flights, each ended by a Sync: the first
+ * carries BEGIN, the guard, and every statement up to and including the
+ * first one with a step callback; the next flight goes out once that step
+ * has decided; COMMIT rides with the last statements when no step waits on
+ * them. A job without steps is thus one round trip, BEGIN to COMMIT. A
+ * failure aborts the rest of its flight (PGRES_PIPELINE_ABORTED) and the
+ * job rolls back as before. A flight without BEGIN runs as one implicit
+ * transaction: a job without DB_TX whose statements write must still keep
+ * each write in its own flight (behind a step) if they may commit apart.
+ *
+ * After a reconnect the new connection prepares afresh; a statement whose
+ * plan a migration invalidated ("cached plan must not change result type",
+ * 0A000) makes the connection forget every prepared statement (DEALLOCATE
+ * ALL) and the job run again, so no request fails for it.
  *
  * Connections that break are replaced with exponential backoff; the job that
  * was running on one finishes with DB_UNAVAILABLE. A connection left inside a
@@ -38,7 +53,8 @@ struct db_job;
 enum db_status {
 	DB_OK = 0,       /* every statement ran; committed when DB_TX */
 	DB_SQL_ERROR,    /* a statement failed (see db_job_sqlstate); rolled back */
-	DB_ABORTED,      /* a step callback refused to go on; rolled back */
+	DB_ABORTED,      /* a step callback refused to go on: rolled back with DB_TX;
+	                  * without it, nothing after that step ran */
 	DB_UNAVAILABLE,  /* no usable connection, or it broke during the job */
 	DB_BUSY,         /* the wait queue is full, or the job waited too long */
 };
@@ -65,7 +81,14 @@ struct db_pool_opts {
 
 struct db_pool_stats {
 	int conns, ready, in_use, waiting;
+	long long flights;      /* round trips: Syncs sent */
+	long long statements;   /* statements run, BEGIN/COMMIT aside */
+	long long prepares;     /* statements prepared (once per connection each) */
+	long long replans;      /* jobs run again after a migration changed a plan */
 };
+
+/* Prepared statements kept per connection; more distinct SQL runs unnamed. */
+#define DB_PREPARED_MAX 256
 
 /*
  * Called after each statement succeeds, in order, with its result (valid only
@@ -120,6 +143,22 @@ void db_job_free(struct db_job *job);
 int db_job_add(struct db_job *job, db_step_fn *step, const char *sql, int nparams, ...);
 int db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
     int nparams, const char *const *params);
+
+/*
+ * The guard: one statement run before the job's own, inside its transaction
+ * and in its first flight, whose result is not one of the job's. When it
+ * fails, the whole flight is aborted and the job ends DB_SQL_ERROR with its
+ * SQLSTATE, so nothing the job would have done happens (the API checks a
+ * session this way in the same round trip as the request's first read).
+ */
+void db_job_set_guard(struct db_job *job, const char *sql, int nparams,
+    const char *const *params);
+enum db_guard {
+	DB_GUARD_UNKNOWN = 0,  /* no guard, or it never ran (the job never did) */
+	DB_GUARD_PASSED,
+	DB_GUARD_FAILED,       /* and the job with it: DB_SQL_ERROR */
+};
+enum db_guard db_job_guard(struct db_job *job);
 
 /* Accessors accept a NULL job (a refused submission) and return NULL or "". */
 const PGresult *db_job_result(struct db_job *job, int index);

@@ -1,10 +1,11 @@
 # tests/sanitize/sanitize.mk, included by the Makefile (issue 10).
 #
-# `make sanitize` builds fairbeta-api, fairbeta-worker, fairbeta and the unit
-# tests with AddressSanitizer (with LeakSanitizer) and UndefinedBehaviorSanitizer
-# into $(SAN_BUILD), then tests/sanitize/run.sh runs the unit tests and the
-# whole integration suite against those binaries. Any sanitizer report fails
-# the run. SAN_TESTS narrows the suite (pytest arguments), e.g.
+# `make sanitize` builds fairbeta-api, fairbeta-worker, fairbeta, the unit
+# tests and db-tests (tests/db) with AddressSanitizer (with LeakSanitizer) and
+# UndefinedBehaviorSanitizer into $(SAN_BUILD), then tests/sanitize/run.sh
+# runs the unit tests and the whole integration suite (which runs db-tests)
+# against those binaries. Any sanitizer report fails the run. SAN_TESTS
+# narrows the suite (pytest arguments), e.g.
 #   make sanitize SAN_TESTS=tests/integration/test_smoke.py
 
 SAN_BUILD ?= build/san
@@ -24,5 +25,5 @@ SAN_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fr
 sanitize:
 	@tools/deps.sh sanitize
 	CFLAGS='$(SAN_FLAGS) -O1 -g' LDFLAGS='$(SAN_FLAGS)' \
-	    $(MAKE) --no-print-directory CC=$(SAN_CC) BUILD=$(SAN_BUILD) all $(SAN_BUILD)/unit-tests
+	    $(MAKE) --no-print-directory CC=$(SAN_CC) BUILD=$(SAN_BUILD) all $(SAN_BUILD)/unit-tests $(SAN_BUILD)/db-tests
 	SAN_CC=$(SAN_CC) SAN_FLAGS='$(SAN_FLAGS)' tests/sanitize/run.sh $(SAN_BUILD) $(PYTHON) $(SAN_TESTS)

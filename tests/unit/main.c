@@ -25,6 +25,7 @@ main(void)
 	suite_csv();
 	suite_schemas();
 	suite_jv_schema();
+	suite_repr_time();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -33,5 +33,6 @@ void suite_notify(void);
 void suite_csv(void);
 void suite_schemas(void);
 void suite_jv_schema(void);
+void suite_repr_time(void);
 
 #endif
