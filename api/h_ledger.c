@@ -114,6 +114,7 @@ struct posting {
 	char id[CRYPTO_UUID_LEN];
 	const char *effect_key;
 	const char *action;         /* audit action */
+	int posting;                /* the ledger_post() statement; no row: no program */
 	int result;
 	int limit;
 };
@@ -127,6 +128,7 @@ posting_new(struct reqctx *rc, const char *action)
 	crypto_uuid_new(p->id);
 	p->effect_key = idem_effect_key(rc);
 	p->action = action;
+	p->posting = -1;
 	p->result = -1;
 	rc->h = p;
 	return p;
@@ -153,6 +155,31 @@ posted(struct db_job *job, const PGresult *res, void *arg)
 	}
 	p->result = db_job_add(job, NULL, SQL_TX_BY_ID_OR_KEY, 2, p->id, p->effect_key);
 	return 0;
+}
+
+/*
+ * A funding or an adjustment in one flight (BEGIN to COMMIT): the posting,
+ * its audit row (only when this request posted, not an earlier one under
+ * the effect key) and the transaction read back. No step stops between
+ * them, so the accounts ledger_post() locks are held only while the server
+ * runs them, not across a round trip (issue 11, P2: every funding of a
+ * program locks the same two accounts).
+ */
+static req_db_fn posting_done;
+
+static void
+posting_submit(struct reqctx *rc, struct posting *p, struct db_job *job)
+{
+	json_t *after = json_pack("{s:s, s:O}", "transaction_id", p->id, "request", rc->body);
+
+	audit_add_if_posted(job, &(struct audit_entry){
+		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
+		.action = p->action, .entity_type = "ledger_transaction",
+		.entity_id = p->id, .after = after, .request_id = rc->log.request_id,
+	}, p->id);
+	json_decref(after);
+	p->result = db_job_add(job, NULL, SQL_TX_BY_ID_OR_KEY, 2, p->id, p->effect_key);
+	req_db(rc, job, posting_done);
 }
 
 /* What the database refused, in the words of the API. */
@@ -196,6 +223,10 @@ posting_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 		reply_db_failure(rc, job, st);
 		return;
 	}
+	if (p->posting >= 0 && PQntuples(db_job_result(job, p->posting)) != 1) {
+		reply_problem(rc, 404, "not-found", "no such program");
+		return;
+	}
 	r = db_job_result(job, p->result);
 	if (PQntuples(r) != 1) {
 		reply_problem(rc, 409, "conflict", "the posting raced with another; retry it");
@@ -221,9 +252,9 @@ h_ledger_fund(struct reqctx *rc)
 	p = posting_new(rc, "ledger.fund");
 	snprintf(amount, sizeof(amount), "%lld", jv_int(rc->body, "amount_minor", 0));
 	job = db_job_new(DB_TX | DB_RETRY);
-	db_job_add(job, posted, SQL_FUND, 7, p->id, memo ? memo : "", amount, rc->user.id,
-	    rc->log.request_id, p->effect_key, program);
-	req_db(rc, job, posting_done);
+	p->posting = db_job_add(job, NULL, SQL_FUND, 7, p->id, memo ? memo : "", amount,
+	    rc->user.id, rc->log.request_id, p->effect_key, program);
+	posting_submit(rc, p, job);
 }
 
 /* ---- POST /v1/ledger/transactions ---- */
@@ -277,9 +308,9 @@ h_ledger_adjust(struct reqctx *rc)
 	amounts = arena_printf(rc->arena, "%s}", amounts);
 	p = posting_new(rc, "ledger.adjust");
 	job = db_job_new(DB_TX | DB_RETRY);
-	db_job_add(job, posted, SQL_ADJUST, 8, p->id, memo ? memo : "", accounts, amounts,
-	    rc->user.id, rc->log.request_id, p->effect_key, program);
-	req_db(rc, job, posting_done);
+	p->posting = db_job_add(job, NULL, SQL_ADJUST, 8, p->id, memo ? memo : "", accounts,
+	    amounts, rc->user.id, rc->log.request_id, p->effect_key, program);
+	posting_submit(rc, p, job);
 }
 
 /* ---- POST /v1/ledger/transactions/:id/reverse ---- */

@@ -47,6 +47,8 @@ static const char SQL_CLAIM[] =
 	"WITH c AS ("
 	"  SELECT s.id FROM submissions s"
 	"   WHERE s.program_id = $1"
+	/* the queue index's own predicate, which the planner cannot infer from the OR */
+	"     AND s.status IN ('pending', 'in_review', 'appealed')"
 	"     AND (s.status IN ('pending', 'appealed')"
 	"          OR (s.status = 'in_review' AND s.lease_expires_at <= now()))"
 	"     AND ($2::text[] IS NULL OR s.kind = ANY ($2::text[]))"

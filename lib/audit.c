@@ -8,6 +8,12 @@ static const char SQL_AUDIT[] =
 	"INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id,"
 	" before, after, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 
+static const char SQL_AUDIT_IF_POSTED[] =
+	"INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id,"
+	" before, after, request_id)"
+	" SELECT $1::uuid, $2::text, $3::text, $4::text, $5::text, $6::jsonb, $7::jsonb, $8::text"
+	"  WHERE EXISTS (SELECT 1 FROM ledger_transactions WHERE id = $9::uuid)";
+
 static const char SQL_OUTBOX[] =
 	"INSERT INTO outbox (event_id, event_type, program_id, entity_type, entity_id,"
 	" payload, request_id) VALUES ($1, $2, $3, $4, $5, $6, $7)";
@@ -26,6 +32,19 @@ audit_add(struct db_job *job, const struct audit_entry *e)
 
 	idx = db_job_add(job, NULL, SQL_AUDIT, 8, e->actor_id, e->actor_role,
 	    e->action, e->entity_type, e->entity_id, before, after, e->request_id);
+	free(before);
+	free(after);
+	return idx;
+}
+
+int
+audit_add_if_posted(struct db_job *job, const struct audit_entry *e, const char *tx_id)
+{
+	char *before = dump_or_null(e->before), *after = dump_or_null(e->after);
+	int idx;
+
+	idx = db_job_add(job, NULL, SQL_AUDIT_IF_POSTED, 9, e->actor_id, e->actor_role,
+	    e->action, e->entity_type, e->entity_id, before, after, e->request_id, tx_id);
 	free(before);
 	free(after);
 	return idx;

@@ -23,6 +23,14 @@ struct audit_entry {
 /* Appends the INSERT into audit_log to job. Returns the statement index. */
 int audit_add(struct db_job *job, const struct audit_entry *e);
 
+/*
+ * The same, written only if the ledger transaction tx_id exists by then (a
+ * posting that replayed an earlier one under its effect key writes none),
+ * so that a posting, its audit row and its read-back need no step between
+ * them and go out in one flight.
+ */
+int audit_add_if_posted(struct db_job *job, const struct audit_entry *e, const char *tx_id);
+
 /* Appends an outbox event (payload borrowed). Returns the statement index. */
 int outbox_add(struct db_job *job, const char *event_type, const char *program_id,
     const char *entity_type, const char *entity_id, const json_t *payload,

@@ -1,6 +1,7 @@
 #include "fb.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <uuid/uuid.h>
 
 #include "crypto.h"
@@ -50,12 +51,44 @@ crypto_password_verify(const char *hash, const char *password)
 	return crypto_pwhash_str_verify(hash, password, strlen(password)) == 0;
 }
 
+/*
+ * Random bytes for ids, drawn from the kernel 4 KiB at a time per thread:
+ * libuuid's uuid_generate_random costs six system calls per id (it reseeds
+ * random(3) from getpid, getuid and the time each call), one id per request
+ * at least (issue 11). The bytes are the kernel's, as unpredictable as
+ * before; a forked child starts with an empty buffer, never its parent's.
+ */
+static _Thread_local unsigned char id_pool[4096];
+static _Thread_local size_t id_used = sizeof(id_pool);
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+
+static void
+id_pool_forget(void)
+{
+	id_used = sizeof(id_pool);
+}
+
+static void
+id_pool_setup(void)
+{
+	pthread_atfork(NULL, NULL, id_pool_forget);
+}
+
 void
 crypto_uuid_new(char out[CRYPTO_UUID_LEN])
 {
 	uuid_t u;
 
-	uuid_generate_random(u);
+	pthread_once(&id_once, id_pool_setup);
+	if (id_used + sizeof(u) > sizeof(id_pool)) {
+		randombytes_buf(id_pool, sizeof(id_pool));
+		id_used = 0;
+	}
+	memcpy(u, id_pool + id_used, sizeof(u));
+	sodium_memzero(id_pool + id_used, sizeof(u));
+	id_used += sizeof(u);
+	u[6] = (u[6] & 0x0f) | 0x40;     /* version 4: random */
+	u[8] = (u[8] & 0x3f) | 0x80;     /* the RFC 4122 variant */
 	uuid_unparse_lower(u, out);
 }
 

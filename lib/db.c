@@ -464,17 +464,23 @@ conn_events_free(struct db_conn *c)
 	c->fd = -1;
 }
 
-/* (Re)creates the socket events when libpq's socket changes. */
+/*
+ * (Re)creates the socket events when libpq's socket changes. While
+ * connecting, each poll arms the one event it needs; once ready, reading
+ * is persistent (no epoll change per result) and only a paused stream
+ * stops it.
+ */
 static void
-conn_events_for_socket(struct db_conn *c)
+conn_events_for_socket(struct db_conn *c, bool ready)
 {
 	int fd = PQsocket(c->pg);
 
-	if (fd == c->fd && c->ev_read != NULL)
+	if (fd == c->fd && c->ev_read != NULL && !ready)
 		return;
 	conn_events_free(c);
 	c->fd = fd;
-	c->ev_read = event_new(c->pool->base, fd, EV_READ, conn_io_cb, c);
+	c->ev_read = event_new(c->pool->base, fd, ready ? EV_READ | EV_PERSIST : EV_READ,
+	    conn_io_cb, c);
 	c->ev_write = event_new(c->pool->base, fd, EV_WRITE, conn_io_cb, c);
 }
 
@@ -557,12 +563,12 @@ conn_connect_poll(struct db_conn *c)
 {
 	switch (PQconnectPoll(c->pg)) {
 	case PGRES_POLLING_READING:
-		conn_events_for_socket(c);
+		conn_events_for_socket(c, false);
 		c->want_write = false;
 		event_add(c->ev_read, NULL);
 		break;
 	case PGRES_POLLING_WRITING:
-		conn_events_for_socket(c);
+		conn_events_for_socket(c, false);
 		c->want_write = true;
 		event_add(c->ev_write, NULL);
 		break;
@@ -571,7 +577,7 @@ conn_connect_poll(struct db_conn *c)
 			conn_broken(c, "cannot set non-blocking and pipeline mode");
 			break;
 		}
-		conn_events_for_socket(c);
+		conn_events_for_socket(c, true);
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
 		conn_set_state(c, CONN_IDLE);
 		log_info(NULL, "db conn %d: ready", c->id);
@@ -598,7 +604,7 @@ conn_start(struct db_conn *c)
 		return;
 	}
 	c->fd = -1;
-	conn_events_for_socket(c);
+	conn_events_for_socket(c, false);
 	c->want_write = true;
 	event_add(c->ev_write, NULL);
 }
@@ -1079,8 +1085,10 @@ conn_read(struct db_conn *c)
 		return;
 	}
 	conn_notifies(c);    /* also those parsed along with the results */
-	if (!c->paused)      /* paused: the server waits on a full socket */
-		event_add(c->ev_read, NULL);
+	if (c->paused)       /* the server waits on a full socket meanwhile */
+		event_del(c->ev_read);
+	else
+		event_add(c->ev_read, NULL);   /* a no-op unless it was paused */
 }
 
 void
