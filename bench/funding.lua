@@ -12,12 +12,14 @@ function setup(thread)
 end
 
 local n = 0
+-- keys unique to this run too: a key seen before would be a replay, not a posting
+local run = os.getenv("BENCH_RUN") or tostring(os.time())
 
 request = function()
 	n = n + 1
 	return wrk.format("POST", "/v1/programs/" .. program .. "/funding", {
 		["Authorization"] = "Bearer " .. token,
 		["Content-Type"] = "application/json",
-		["Idempotency-Key"] = "bench-" .. id .. "-" .. n,
+		["Idempotency-Key"] = "bench-" .. run .. "-" .. id .. "-" .. n,
 	}, '{"amount_minor":1,"memo":"bench"}')
 end
