@@ -24,11 +24,11 @@ def with_database(url, name):
     return "%s://%s/%s%s" % (scheme, host, name, query)
 
 
-def pgbench_init(db):
-    """CREATE DATABASE pgbench and pgbench -i -s PGBENCH_SCALE in it; its URL."""
-    db.psql("CREATE DATABASE pgbench")
-    url = with_database(db.url, "pgbench")
-    subprocess.run(["pgbench", "-i", "-q", "-s", str(PGBENCH_SCALE), url], check=True,
+def pgbench_init(db, name="pgbench", scale=PGBENCH_SCALE):
+    """CREATE DATABASE name and pgbench -i -s scale in it; its URL."""
+    db.psql("CREATE DATABASE %s" % name)
+    url = with_database(db.url, name)
+    subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), url], check=True,
                    capture_output=True, text=True)
     return url
 
