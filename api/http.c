@@ -315,18 +315,31 @@ reply_json(struct reqctx *rc, int status, json_t *body)
 	reply_body(rc, status, "application/json", body);
 }
 
-void
-reply_json_tagged(struct reqctx *rc, int status, json_t *body, const char *etag)
+/*
+ * A document's text s (taken) under etag: 304 with no body when a 200's
+ * If-None-Match names it, else the document.
+ */
+static void
+reply_tagged(struct reqctx *rc, int status, const char *etag, char *s)
 {
 	const char *inm = req_header(rc, "If-None-Match");
 
 	req_set_header(rc, "ETag", etag);
 	if (status == 200 && inm != NULL && req_if_match(inm, etag)) {
-		json_decref(body);
+		free(s);
 		reply_finish(rc, 304, NULL);
 		return;
 	}
-	reply_json(rc, status, body);
+	reply_text_owned(rc, status, "application/json", s);
+}
+
+void
+reply_json_tagged(struct reqctx *rc, int status, json_t *body, const char *etag)
+{
+	char *s = json_dumps(body, JSON_COMPACT);
+
+	json_decref(body);
+	reply_tagged(rc, status, etag, s);
 }
 
 /*
@@ -339,18 +352,11 @@ reply_json_etag(struct reqctx *rc, int status, json_t *body)
 {
 	char *s = json_dumps(body, JSON_COMPACT);
 	char hex[CRYPTO_HASH_HEX_LEN], etag[40];
-	const char *inm = req_header(rc, "If-None-Match");
 
 	json_decref(body);
 	crypto_sha256_hex(s ? s : "", s ? strlen(s) : 0, hex);
 	snprintf(etag, sizeof(etag), "\"%.32s\"", hex);
-	req_set_header(rc, "ETag", etag);
-	if (status == 200 && inm != NULL && req_if_match(inm, etag)) {
-		free(s);
-		reply_finish(rc, 304, NULL);
-		return;
-	}
-	reply_text_owned(rc, status, "application/json", s);
+	reply_tagged(rc, status, etag, s);
 }
 
 void

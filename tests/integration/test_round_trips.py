@@ -62,6 +62,22 @@ def fresh_artist(api, admin, prog, staff):
     return user, token, submitted(api, token, prog["id"])
 
 
+@pytest.fixture
+def reader(api, admin, people, prog):
+    """A fresh artist's keep-alive client, warmed (the loop holds the token
+    as a hint and its connection has prepared the read), and the path of
+    the artist's submission."""
+    _, token, sub = fresh_artist(api, admin, prog, people["staff"][1])
+    c = Client(api, token)
+    path = "/v1/submissions/%s" % sub["id"]
+    try:
+        for _ in range(3):
+            assert c("GET", path)[0] == 200
+        yield c, path
+    finally:
+        c.close()
+
+
 def metric(text, name, labels=""):
     m = re.search(r"^%s%s (\d+)$" % (re.escape(name), re.escape(labels)), text, re.M)
     assert m, name
@@ -105,16 +121,11 @@ def test_a_session_ended_elsewhere_stops_the_very_next_request(api, pg, admin, p
         c.close()
 
 
-def test_signing_out_stops_the_token_at_once(api, admin, people, prog):
-    _, token, sub = fresh_artist(api, admin, prog, people["staff"][1])
-    c = Client(api, token)
-    try:
-        assert c("GET", "/v1/submissions/%s" % sub["id"])[0] == 200
-        assert c("DELETE", "/v1/sessions/current")[0] == 204
-        assert c("GET", "/v1/submissions/%s" % sub["id"])[0] == 401
-        assert c("GET", "/v1/me")[0] == 401
-    finally:
-        c.close()
+def test_signing_out_stops_the_token_at_once(reader):
+    c, path = reader
+    assert c("DELETE", "/v1/sessions/current")[0] == 204
+    assert c("GET", path)[0] == 401
+    assert c("GET", "/v1/me")[0] == 401
 
 
 def test_a_changed_role_is_seen_by_the_very_next_request(api, pg, admin, people, prog):
@@ -147,43 +158,33 @@ def test_a_reply_made_before_any_query_shows_the_caller_as_stored_now(api, pg, a
         c.close()
 
 
-def test_a_warm_read_is_one_round_trip(api, admin, people, prog):
+def test_a_warm_read_is_one_round_trip(api, reader):
     """GET /v1/submissions/{id} with a known token: the guard, the submission,
     its decisions and its exhibitions go out in one flight. The metrics scrape
     after the requests runs one statement of its own in one flight."""
-    _, token, sub = fresh_artist(api, admin, prog, people["staff"][1])
-    c = Client(api, token)
+    c, path = reader
     n = 20
-    try:
-        for _ in range(2):
-            assert c("GET", "/v1/submissions/%s" % sub["id"])[0] == 200
-        trips, statements = db_counts(api)
-        for _ in range(n):
-            assert c("GET", "/v1/submissions/%s" % sub["id"])[0] == 200
-        trips2, statements2 = db_counts(api)
-        assert trips2 - trips == n + 1
-        assert statements2 - statements == 3 * n + 1
-    finally:
-        c.close()
+    trips, statements = db_counts(api)
+    for _ in range(n):
+        assert c("GET", path)[0] == 200
+    trips2, statements2 = db_counts(api)
+    assert trips2 - trips == n + 1
+    assert statements2 - statements == 3 * n + 1
 
 
-def test_statements_are_prepared_once_per_connection(api, admin, people, prog):
-    _, token, sub = fresh_artist(api, admin, prog, people["staff"][1])
-    c = Client(api, token)
-    try:
-        for _ in range(3):
-            assert c("GET", "/v1/submissions/%s" % sub["id"])[0] == 200
-        text = api.metrics()
-        before = metric(text, "fairbeta_db_prepares_total")
-        hits = metric(text, "fairbeta_auth_cache_total", '{result="hit"}')
-        for _ in range(30):
-            assert c("GET", "/v1/submissions/%s" % sub["id"])[0] == 200
-        text = api.metrics()
-        # at most the loop's other connections preparing the same statements
-        assert metric(text, "fairbeta_db_prepares_total") - before <= 4 * 4
-        assert metric(text, "fairbeta_auth_cache_total", '{result="hit"}') - hits == 30
-    finally:
-        c.close()
+def test_statements_are_prepared_once_per_connection(api, reader):
+    c, path = reader
+    text = api.metrics()
+    before = metric(text, "fairbeta_db_prepares_total")
+    hits = metric(text, "fairbeta_auth_cache_total", '{result="hit"}')
+    assert before >= 4     # the warm-up prepared the guard and the read's three
+    for _ in range(30):
+        assert c("GET", path)[0] == 200
+    text = api.metrics()
+    # 120 statements ran; preparing each run would count 120 here. At most
+    # another connection of the loop prepares the four once.
+    assert metric(text, "fairbeta_db_prepares_total") - before <= 4
+    assert metric(text, "fairbeta_auth_cache_total", '{result="hit"}') - hits == 30
 
 
 def test_times_formatted_in_c_are_those_sql_would_give(api, pg, admin, people, prog):
