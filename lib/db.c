@@ -27,6 +27,9 @@ struct db_job {
 	struct db_stmt *stmts;
 	int nstmts, cap;
 	int nsubmitted;        /* statements added before db_submit: a retry keeps these */
+	struct db_stmt *after; /* db_job_add_after(): run once the transaction committed */
+	int nafter, capafter;
+	int nafter_submitted;  /* of these, added before db_submit */
 	int tries;
 	db_done_fn *done;
 	void *arg;
@@ -51,11 +54,13 @@ struct db_prep {
 };
 
 /* What a connection waits for, in the order libpq hands results back. */
-enum want_kind { W_BEGIN, W_GUARD, W_PREPARE, W_STMT, W_COMMIT, W_ROLLBACK, W_OTHER, W_SYNC };
+enum want_kind {
+	W_BEGIN, W_GUARD, W_PREPARE, W_STMT, W_AFTER, W_COMMIT, W_ROLLBACK, W_OTHER, W_SYNC
+};
 
 struct want {
 	enum want_kind kind;
-	int arg;               /* W_STMT: the statement; W_PREPARE: the cache slot */
+	int arg;               /* W_STMT, W_AFTER: the statement; W_PREPARE: the cache slot */
 	bool guard;            /* W_PREPARE: of the guard, whose failure it is */
 };
 
@@ -189,6 +194,9 @@ db_job_free(struct db_job *job)
 	for (i = 0; i < job->nstmts; i++)
 		stmt_clear(&job->stmts[i]);
 	free(job->stmts);
+	for (i = 0; i < job->nafter; i++)
+		stmt_clear(&job->after[i]);
+	free(job->after);
 	stmt_clear(&job->guard);
 	job_clear_error(job);
 	free(job);
@@ -219,6 +227,28 @@ db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
 	}
 	stmt_fill(&job->stmts[job->nstmts], step, sql, nparams, params);
 	return job->nstmts++;
+}
+
+int
+db_job_add_after(struct db_job *job, const char *sql, int nparams, ...)
+{
+	const char *params[64];
+	va_list ap;
+	int i;
+
+	if (!(job->flags & DB_TX) || nparams < 0 || nparams > (int)FB_ARRAY_LEN(params))
+		fb_fatal("db_job_add_after: %d parameters%s", nparams,
+		    (job->flags & DB_TX) ? "" : ", in a job without DB_TX");
+	va_start(ap, nparams);
+	for (i = 0; i < nparams; i++)
+		params[i] = va_arg(ap, const char *);
+	va_end(ap);
+	if (job->nafter == job->capafter) {
+		job->capafter = job->capafter ? job->capafter * 2 : 2;
+		job->after = fb_realloc(job->after, (size_t)job->capafter * sizeof(*job->after));
+	}
+	stmt_fill(&job->after[job->nafter], NULL, sql, nparams, params);
+	return DB_AFTER_BASE + job->nafter++;
 }
 
 void
@@ -254,6 +284,8 @@ db_job_add(struct db_job *job, db_step_fn *step, const char *sql, int nparams, .
 const PGresult *
 db_job_result(struct db_job *job, int index)
 {
+	if (job != NULL && index >= DB_AFTER_BASE && index - DB_AFTER_BASE < job->nafter)
+		return job->after[index - DB_AFTER_BASE].res;
 	if (job == NULL || index < 0 || index >= job->nstmts)
 		return NULL;
 	return job->stmts[index].res;
@@ -290,6 +322,17 @@ job_record_error(struct db_job *job, const PGresult *res, PGconn *pg)
 	job->constraint = fb_strdup(con ? con : "");
 }
 
+static void
+job_clear_after(struct db_job *job)
+{
+	int i;
+
+	for (i = 0; i < job->nafter; i++) {
+		PQclear(job->after[i].res);
+		job->after[i].res = NULL;
+	}
+}
+
 /* Makes the job ready to run again from its first statement. */
 static void
 job_rewind(struct db_job *job)
@@ -299,10 +342,14 @@ job_rewind(struct db_job *job)
 	for (i = job->nsubmitted; i < job->nstmts; i++)
 		stmt_clear(&job->stmts[i]);
 	job->nstmts = job->nsubmitted;
+	for (i = job->nafter_submitted; i < job->nafter; i++)
+		stmt_clear(&job->after[i]);
+	job->nafter = job->nafter_submitted;
 	for (i = 0; i < job->nstmts; i++) {
 		PQclear(job->stmts[i].res);
 		job->stmts[i].res = NULL;
 	}
+	job_clear_after(job);
 	job->guard_state = DB_GUARD_UNKNOWN;
 	job_clear_error(job);
 }
@@ -819,10 +866,18 @@ conn_send_flight(struct db_conn *c)
 		c->sent++;
 		barrier = s->step != NULL;
 	}
-	if ((job->flags & DB_TX) && c->sent == job->nstmts && !barrier) {
+	if ((job->flags & DB_TX) && c->sent == job->nstmts && !barrier && !c->committed) {
 		c->commit_sent = true;
 		if (!conn_send_unnamed(c, W_COMMIT, 0, "COMMIT", 0, NULL))
 			return;
+	}
+	/* after COMMIT, before the Sync: skipped with it when anything failed */
+	if (c->commit_sent) {
+		int i;
+
+		for (i = 0; i < job->nafter; i++)
+			if (!conn_send_stmt(c, W_AFTER, i, &job->after[i]))
+				return;
 	}
 	conn_sync(c);
 }
@@ -842,6 +897,20 @@ conn_start_job(struct db_conn *c)
 	c->failed = c->single_row = false;
 	c->flights_done = 0;
 	c->outcome = DB_OK;
+	conn_send_flight(c);
+}
+
+/*
+ * Sends a committed job's statements after COMMIT again (a plan a migration
+ * changed): the transaction is not run twice.
+ */
+static void
+conn_retry_after(struct db_conn *c)
+{
+	job_clear_after(c->job);
+	c->failed = false;
+	c->outcome = DB_OK;
+	job_clear_error(c->job);
 	conn_send_flight(c);
 }
 
@@ -908,7 +977,9 @@ conn_finish_job(struct db_conn *c, enum db_status st)
 		job->tries++;
 		log_info(NULL, "db conn %d: running the job again after %s (try %d)%s", c->id,
 		    ss, job->tries + 1, replan ? ": a plan changed, preparing afresh" : "");
-		if ((job->flags & DB_TX) || c->flights_done == 0) {
+		if (c->committed) {
+			conn_retry_after(c);
+		} else if ((job->flags & DB_TX) || c->flights_done == 0) {
 			job_rewind(job);     /* none of it committed */
 			conn_start_job(c);
 		} else {
@@ -968,10 +1039,11 @@ conn_result(struct db_conn *c, struct want w, PGresult *res)
 		c->committed = true;
 		break;
 	case W_STMT:
+	case W_AFTER:
 		if (c->failed)
 			break;
 		atomic_fetch_add(&c->pool->n_statements, 1);
-		s = &job->stmts[w.arg];
+		s = w.kind == W_STMT ? &job->stmts[w.arg] : &job->after[w.arg];
 		s->res = res;
 		res = NULL;
 		if (s->step != NULL && s->step(job, s->res, job->arg) != 0)
@@ -1264,9 +1336,12 @@ db_submit(struct db_pool *pool, struct db_job *job, db_done_fn *done, void *arg)
 
 	if (job->nstmts == 0)
 		fb_fatal("db_submit: a job with no statements");
+	if (job->nafter > 0 && (job->flags & DB_STREAM))
+		fb_fatal("db_submit: a stream with statements after its commit");
 	job->done = done;
 	job->arg = arg;
 	job->nsubmitted = job->nstmts;
+	job->nafter_submitted = job->nafter;
 	if (pool->closing || (pool_ready_count(pool) == 0 && !pool_starting(pool))) {
 		db_job_free(job);
 		return DB_UNAVAILABLE;

@@ -145,6 +145,19 @@ int db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
     int nparams, const char *const *params);
 
 /*
+ * A statement run after the transaction's COMMIT, in the same flight, as a
+ * transaction of its own (DB_TX jobs only; not with a stream): what a caller
+ * reads back once its change is committed, so that the locks the change took
+ * are not held while the read runs. It runs only when every statement and
+ * the COMMIT succeeded (a failure skips the rest of the flight). Returns an
+ * index (DB_AFTER_BASE + n) for db_job_result(). When it fails the job
+ * reports the failure though its transaction committed; a plan a migration
+ * changed reruns only these statements.
+ */
+#define DB_AFTER_BASE (1 << 24)
+int db_job_add_after(struct db_job *job, const char *sql, int nparams, ...);
+
+/*
  * The guard: one statement run before the job's own, inside its transaction
  * and in its first flight, whose result is not one of the job's. When it
  * fails, the whole flight is aborted and the job ends DB_SQL_ERROR with its

@@ -240,6 +240,12 @@ wait_ready(struct db_pool *pool, int ms)
  * call, so it copies what the checks read. Outcomes are never reused: a job
  * that hung may still finish (when the pool is freed) and write to its own.
  */
+/* What a check reads of one result. */
+struct seen {
+	int ntuples, nfields;
+	char first[64];             /* row 0, column 0 */
+};
+
 struct outcome {
 	bool done;
 	enum db_status st;
@@ -248,10 +254,9 @@ struct outcome {
 	char errmsg[256];
 	enum db_guard guard;
 	int nres;                   /* results readable in done: indices 0..nres-1 */
-	struct {
-		int ntuples, nfields;
-		char first[64];         /* row 0, column 0 */
-	} res[OUT_RESULTS];
+	struct seen res[OUT_RESULTS];
+	int nafter;                 /* db_job_add_after() results readable in done */
+	struct seen after[OUT_RESULTS];
 	int steps;                  /* step callbacks that ran */
 	int bad;                    /* scenario-specific mismatches seen in callbacks */
 	void *ctx;                  /* the scenario's own state */
@@ -273,26 +278,34 @@ outcome_new(void)
 	return o;
 }
 
-static void
-capture(struct db_job *job, enum db_status st, struct outcome *o)
+/* Copies the results from index first on, up to the first missing; how many. */
+static int
+capture_results(struct db_job *job, int first, struct seen *out)
 {
 	const PGresult *r;
 	int i;
 
+	for (i = 0; (r = db_job_result(job, first + i)) != NULL; i++) {
+		if (i >= OUT_RESULTS)
+			continue;
+		out[i].ntuples = PQntuples(r);
+		out[i].nfields = PQnfields(r);
+		snprintf(out[i].first, sizeof(out[i].first), "%s",
+		    PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "");
+	}
+	return i;
+}
+
+static void
+capture(struct db_job *job, enum db_status st, struct outcome *o)
+{
 	o->st = st;
 	snprintf(o->sqlstate, sizeof(o->sqlstate), "%s", db_job_sqlstate(job));
 	snprintf(o->constraint, sizeof(o->constraint), "%s", db_job_constraint(job));
 	snprintf(o->errmsg, sizeof(o->errmsg), "%s", db_job_errmsg(job));
 	o->guard = db_job_guard(job);
-	for (i = 0; (r = db_job_result(job, i)) != NULL; i++) {
-		if (i >= OUT_RESULTS)
-			continue;
-		o->res[i].ntuples = PQntuples(r);
-		o->res[i].nfields = PQnfields(r);
-		snprintf(o->res[i].first, sizeof(o->res[i].first), "%s",
-		    PQntuples(r) > 0 && PQnfields(r) > 0 ? PQgetvalue(r, 0, 0) : "");
-	}
-	o->nres = i;
+	o->nres = capture_results(job, 0, o->res);
+	o->nafter = capture_results(job, DB_AFTER_BASE, o->after);
 }
 
 static void
@@ -389,7 +402,10 @@ schema_create(void)
 	    "  RETURN true;"
 	    " END $$;"
 	    "CREATE TABLE db_tests.i (id int PRIMARY KEY);"
-	    "CREATE TABLE db_tests.k (id int PRIMARY KEY);");
+	    "CREATE TABLE db_tests.k (id int PRIMARY KEY);"
+	    "CREATE TABLE db_tests.m (id int PRIMARY KEY, v text NOT NULL);"
+	    "CREATE TABLE db_tests.m_log (n serial PRIMARY KEY);"
+	    "CREATE SEQUENCE db_tests.m_calls;");
 }
 
 /* Backends of the main pool that are not idle outside a transaction. */
@@ -701,32 +717,50 @@ scenario_f(struct db_pool *pool)
 
 /* ---- g: a migration changes a plan ------------------------------------ */
 
-static const char SQL_G[] = "SELECT * FROM db_tests.g WHERE id = $1";
-
+/*
+ * Runs sql (with $1 = 1) on every connection of the pool at once, so that
+ * each has it prepared, as a statement after a COMMIT when after; each
+ * result must have nfields columns.
+ */
 static void
-scenario_g(struct db_pool *pool)
+warm_every_connection(struct db_pool *pool, const char *sql, bool after, int nfields)
 {
 	struct outcome *warm[POOL_SIZE];
-	struct db_pool_stats s0, s1;
 	struct db_job *job;
-	struct outcome *o;
 	int i;
 
-	scenario = "g: a migration changes a prepared statement's result";
-	/* two at once: prepared on both connections, so whichever runs a job
-	 * below has it, planned for the table as it was */
 	for (i = 0; i < POOL_SIZE; i++) {
 		warm[i] = outcome_new();
-		job = db_job_new(0);
-		db_job_add(job, NULL, SQL_G, 1, "1");
+		job = db_job_new(after ? DB_TX : 0);
+		if (after) {
+			db_job_add(job, NULL, "SELECT 1", 0);
+			db_job_add_after(job, sql, 1, "1");
+		} else {
+			db_job_add(job, NULL, sql, 1, "1");
+		}
 		CHECK(db_submit(pool, job, job_done, warm[i]) == DB_OK);
 	}
 	CHECK_INT(stats(pool).in_use, POOL_SIZE);
 	for (i = 0; i < POOL_SIZE; i++) {
 		loop_until(&warm[i]->done, JOB_TIMEOUT_MS, "a job");
 		CHECK(warm[i]->st == DB_OK);
-		CHECK_INT(warm[i]->res[0].nfields, 2);
+		CHECK_INT(after ? warm[i]->after[0].nfields : warm[i]->res[0].nfields, nfields);
 	}
+}
+
+static const char SQL_G[] = "SELECT * FROM db_tests.g WHERE id = $1";
+
+static void
+scenario_g(struct db_pool *pool)
+{
+	struct db_pool_stats s0, s1;
+	struct db_job *job;
+	struct outcome *o;
+
+	scenario = "g: a migration changes a prepared statement's result";
+	/* two at once: prepared on both connections, so whichever runs a job
+	 * below has it, planned for the table as it was */
+	warm_every_connection(pool, SQL_G, false, 2);
 
 	admin_exec("ALTER TABLE db_tests.g ADD COLUMN b text NOT NULL DEFAULT 'bee'");
 	s0 = stats(pool);
@@ -1205,6 +1239,103 @@ scenario_k(struct db_pool *pool)
 
 /* ---- l: a full queue -------------------------------------------------- */
 
+/* ---- m: statements after the COMMIT ----------------------------------- */
+
+static const char SQL_M[] = "SELECT * FROM db_tests.m WHERE id = $1";
+
+static int
+step_m(struct db_job *job, const PGresult *res, void *arg)
+{
+	struct outcome *o = arg;
+
+	o->steps++;
+	db_job_add_after(job, "SELECT $1::bigint", 1, PQgetvalue(res, 0, 0));
+	return 0;
+}
+
+static void
+scenario_m(struct db_pool *pool)
+{
+	struct db_pool_stats s0, s1;
+	struct db_job *job;
+	struct outcome *o;
+	int idx;
+
+	scenario = "m: statements after the commit, in the same flight";
+	s0 = stats(pool);
+	job = db_job_new(DB_TX);
+	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", 2, "1", "one");
+	db_job_add(job, NULL, "SELECT txid_current()", 0);
+	idx = db_job_add_after(job, "SELECT v FROM db_tests.m WHERE id = $1", 1, "1");
+	CHECK_INT(idx, DB_AFTER_BASE);
+	/* a transaction of its own: the job's, which took an id, has ended */
+	CHECK_INT(db_job_add_after(job, "SELECT txid_current_if_assigned() IS NULL", 0),
+	    DB_AFTER_BASE + 1);
+	o = run(pool, job);
+	s1 = stats(pool);
+	CHECK(o->st == DB_OK);
+	CHECK_INT(o->nres, 2);
+	CHECK_INT(o->nafter, 2);
+	CHECK_STR(o->after[0].first, "one");
+	CHECK_STR(o->after[1].first, "t");
+	CHECK_INT(s1.flights - s0.flights, 1);
+	CHECK_INT(s1.statements - s0.statements, 4);
+
+	/* the transaction fails: what comes after its COMMIT never runs */
+	job = db_job_new(DB_TX);
+	db_job_add(job, NULL, "INSERT INTO db_tests.m_log DEFAULT VALUES", 0);
+	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", 2, "1", "again");
+	db_job_add_after(job, "INSERT INTO db_tests.m_log DEFAULT VALUES", 0);
+	o = run(pool, job);
+	CHECK(o->st == DB_SQL_ERROR);
+	CHECK_STR(o->sqlstate, "23505");
+	CHECK_INT(o->nafter, 0);
+	CHECK_INT(admin_int("SELECT count(*) FROM db_tests.m_log"), 0);
+
+	/* behind a step: it goes with the flight that carries the COMMIT */
+	s0 = stats(pool);
+	o = outcome_new();
+	job = db_job_new(DB_TX);
+	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.m", 0);
+	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", 2, "2", "two");
+	db_job_add_after(job, "SELECT v FROM db_tests.m WHERE id = $1", 1, "2");
+	run_with(pool, job, o);
+	s1 = stats(pool);
+	CHECK(o->st == DB_OK);
+	CHECK_INT(o->steps, 1);
+	CHECK_STR(o->after[0].first, "two");
+	CHECK_INT(s1.flights - s0.flights, 2);
+
+	/* added by a step, in a job that loses a race: added once on the rerun */
+	o = outcome_new();
+	job = db_job_new(DB_TX);
+	db_job_add(job, step_m, "SELECT 41", 0);
+	db_job_add(job, NULL, "SELECT db_tests.flaky('db_tests.m_calls')", 0);
+	run_with(pool, job, o);
+	CHECK(o->st == DB_OK);
+	CHECK_INT(o->steps, 2);      /* once in each run */
+	CHECK_INT(o->nafter, 1);
+	CHECK_STR(o->after[0].first, "41");
+	CHECK_STR(o->res[1].first, "2");
+
+	/* a plan a migration changed, after the commit: only it runs again */
+	warm_every_connection(pool, SQL_M, true, 2);
+	admin_exec("ALTER TABLE db_tests.m ADD COLUMN w int NOT NULL DEFAULT 5");
+	s0 = stats(pool);
+	job = db_job_new(DB_TX);
+	db_job_add(job, NULL, "INSERT INTO db_tests.m_log DEFAULT VALUES", 0);
+	db_job_add_after(job, SQL_M, 1, "1");
+	o = run(pool, job);
+	s1 = stats(pool);
+	CHECK(o->st == DB_OK);
+	CHECK_STR(o->sqlstate, "");
+	CHECK_INT(o->after[0].nfields, 3);
+	CHECK_INT(o->after[0].ntuples, 1);
+	CHECK_INT(s1.replans - s0.replans, 1);
+	CHECK_INT(admin_int("SELECT count(*) FROM db_tests.m_log"), 1);   /* committed once */
+	CHECK_INT(pool_backends_not_idle(), 0);
+}
+
 static void
 scenario_l(struct db_pool *pool)
 {
@@ -1282,6 +1413,7 @@ main(int argc, char **argv)
 	scenario_i(pool);
 	scenario_j(argv[1]);
 	scenario_k(pool);
+	scenario_m(pool);
 	scenario_l(pool);
 
 	scenario = "end";

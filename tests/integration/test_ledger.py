@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from harness import UUID_RE, Worker, create_users
+from harness import UUID_RE, Worker, create_users, run_admin
 from test_enrollments import enrolled, invite
 from test_programs import (FULL_RATES, TS_RE, assert_invalid, assert_slug, list_all,
                            open_program, outbox_rows, parse_ts, put_rates, run_at_once)
@@ -580,6 +580,39 @@ def test_adjustment_taking_a_payable_below_zero_is_409(api, pg, staff, people, p
     assert_slug(r, 409, "insufficient-balance")
     assert tx_count(pg, pid) == 1
     assert my_balance(api, token, pid)["payable_minor"] == 5000
+
+
+def test_adjustment_naming_an_account_twice_gives_each_entry_its_own_balance(api, pg,
+                                                                            funded_prog, f1):
+    # one posting, the cash account twice: each entry carries the balance and
+    # the version after it, as though each were posted on its own
+    pid = funded_prog["id"]
+    cash, expense = account_id(pg, pid, "cash"), account_id(pg, pid, "expense")
+    tx = adjusted(api, f1, pid, [(cash, -300), (expense, 500), (cash, -200)])
+    assert [(e["account_id"], e["balance_after_minor"]) for e in tx["entries"]] == [
+        (cash, 99700), (expense, 500), (cash, 99500)]
+    assert pg.psql("SELECT string_agg(account_version || ':' || balance_after, ',' ORDER BY id)"
+                   " FROM ledger_entries WHERE account_id = '%s'" % cash) == \
+        "1:100000,2:99700,3:99500"
+    assert pg.psql("SELECT balance || ',' || version FROM ledger_accounts WHERE id = '%s'"
+                   % cash) == "99500,3"
+    assert run_admin(pg.url, "admin", "check-ledger").returncode == 0
+
+
+def test_payable_below_zero_between_two_of_its_entries_is_409(api, pg, staff, people, prog,
+                                                              f1):
+    # 5000 earned; -6000 then +1000 ends at zero, but passes through -1000
+    pid = prog["id"]
+    artist, token = people["a"]
+    approve_new(api, staff, token, pid)
+    payable, expense = account_id(pg, pid, "payable", artist["id"]), account_id(pg, pid,
+                                                                                 "expense")
+    r = adjust(api, f1, pid, [(payable, 6000), (payable, -1000), (expense, -5000)])
+    assert_slug(r, 409, "insufficient-balance")
+    assert tx_count(pg, pid) == 1
+    tx = adjusted(api, f1, pid, [(payable, -1000), (payable, 6000), (expense, -5000)])
+    assert [e["balance_after_minor"] for e in tx["entries"]] == [6000, 0, 0]
+    assert my_balance(api, token, pid)["payable_minor"] == 0
 
 
 def test_adjustment_limits_are_inclusive(api, pg, funded_prog, f1):
