@@ -35,7 +35,7 @@ DB_TEST_OBJ := $(DB_TEST_SRC:%.c=$(BUILD)/obj/%.o)
 
 BINS := $(BUILD)/fairbeta-api $(BUILD)/fairbeta-worker $(BUILD)/fairbeta
 
-.PHONY: all deps run test unit integration lint-openapi bench install clean
+.PHONY: all deps run test unit integration lint-openapi check-deps bench install clean
 .DEFAULT_GOAL := all
 
 all: deps $(BINS)
@@ -98,12 +98,17 @@ lint-openapi:
 	REDOCLY_SUPPRESS_UPDATE_NOTICE=true npx --prefix tools/openapi redocly lint \
 	    --config tools/openapi/redocly.yaml --extends recommended-strict --lint-config error api/openapi.yaml
 
+# The include graph of api/, lib/, workers/, admin/: no cycle, and no handler
+# (api/h_*.c) includes another's h_*.h (issue 12). Part of `make test`.
+check-deps:
+	@$(PYTHON) tools/check_deps.py
+
 integration: all $(BUILD)/db-tests
 	@tools/deps.sh test
 	FAIRBETA_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # Everything, ending with pytest's summary line.
-test: all unit lint-openapi integration
+test: all unit lint-openapi check-deps integration
 
 bench: all
 	@tools/deps.sh bench

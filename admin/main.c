@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "check_ledger.h"
+#include "migrations.h"
 #include "crypto.h"
 #include "email.h"
 #include "valid.h"
@@ -32,27 +33,6 @@ usage(void)
 	    "                 (exit 0: consistent; 1: violations, one per line; 2: could not check)\n"
 	    "       fairbeta version\n"
 	    "settings: FAIRBETA_DATABASE_URL\n");
-}
-
-PGconn *
-admin_connect(const char *appname)
-{
-	const char *url = getenv("FAIRBETA_DATABASE_URL");
-	const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { url, appname, NULL };
-	PGconn *pg;
-
-	if (url == NULL || *url == '\0') {
-		fprintf(stderr, "fairbeta: FAIRBETA_DATABASE_URL is not set\n");
-		return NULL;
-	}
-	pg = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(pg) != CONNECTION_OK) {
-		fprintf(stderr, "fairbeta: cannot connect: %s", PQerrorMessage(pg));
-		PQfinish(pg);
-		return NULL;
-	}
-	return pg;
 }
 
 /* Reads one line; on a terminal without echo. Returns 0 or -1. */
@@ -121,7 +101,7 @@ static const char SQL_AUDIT[] =
 	"INSERT INTO audit_log (actor_id, actor_role, action, entity_type, entity_id,"
 	" after, request_id) VALUES (NULL, 'system', 'user.create', 'user', $1, $2, $3)";
 
-int
+static int
 cmd_create_user(int argc, char **argv)
 {
 	static const struct option opts[] = {

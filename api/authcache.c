@@ -4,7 +4,6 @@
 
 #include "arena.h"
 #include "authcache.h"
-#include "http.h"
 
 struct authcache_entry {
 	char token_hash[65];      /* "" when free */

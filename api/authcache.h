@@ -3,7 +3,7 @@
  *
  * With a token it has seen, a request runs its handler at once as the
  * cached caller, and the first database job it sends carries a guard
- * (SQL_AUTH_GUARD in http.c, raising through auth_refused() of migration
+ * (SQL_AUTH_GUARD in pipeline.c, raising through auth_refused() of migration
  * 0009) that fails that job's whole flight unless the token still names
  * exactly this session, user, role, address and name. The lookup and the request's first statements thus share one
  * round trip, and a revoked token, an expired session, a disabled user or a
@@ -18,8 +18,18 @@
 #include <stdbool.h>
 
 struct arena;
-struct auth_user;
 struct authcache;
+
+/* A signed-in caller, as a session lookup returns it. */
+struct auth_user {
+	char id[40];
+	char session_id[40];
+	char role[16];
+	unsigned role_bit;
+	char *email;                /* arena */
+	char *display_name;         /* arena */
+	char *created_at;           /* arena */
+};
 
 #define AUTHCACHE_SLOTS 512
 

@@ -7,6 +7,7 @@
 #include "crypto.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "list.h"
 #include "repr.h"
 #include "valid.h"
 
@@ -61,14 +62,10 @@ audit_row(const PGresult *r, int i)
 }
 
 static void
-audit_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+audit_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct audit_q *q = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_list(rc, job, 0, q->limit, 0, audit_row);
 }
 
@@ -117,7 +114,7 @@ h_audit_list(struct reqctx *rc)
 		return;
 	}
 	json_decref(errors);
-	if (rc->user.role_bit == ROLE_FINANCE) {
+	if (rc->scope.ledger_only) {
 		if (etype && !is_ledger_type(etype)) {
 			reply_problem(rc, 403, "forbidden",
 			    "finance may read the audit of ledger entities only");

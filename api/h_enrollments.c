@@ -20,6 +20,8 @@
 #include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "list.h"
+#include "program.h"
 #include "repr.h"
 #include "valid.h"
 
@@ -94,7 +96,7 @@ static const char SQL_ACCEPT[] =
 static const char SQL_GET[] =
 	"SELECT " REPR_ENROLLMENT_COLS
 	"  FROM enrollments e JOIN users u ON u.id = e.artist_id"
-	" WHERE e.id = $1 AND ($2::uuid IS NULL OR e.artist_id = $2::uuid)";
+	" WHERE e.id = $1 AND ($2::boolean OR e.artist_id = $3::uuid)";
 
 static const char SQL_ACCEPTANCES[] =
 	"SELECT coalesce(json_agg(json_build_object('version', version,"
@@ -105,7 +107,7 @@ static const char SQL_LOCK_ENROLLMENT[] =
 	"SELECT e.status, e.program_id, e.terms_version,"
 	"       (SELECT max(version) FROM terms_versions t WHERE t.program_id = e.program_id)"
 	"  FROM enrollments e"
-	" WHERE e.id = $1 AND ($2::uuid IS NULL OR e.artist_id = $2::uuid) FOR UPDATE";
+	" WHERE e.id = $1 AND ($2::boolean OR e.artist_id = $3::uuid) FOR UPDATE";
 
 static const char SQL_UPDATE_TERMS[] =
 	"UPDATE enrollments SET terms_version = $2, terms_accepted_at = now() WHERE id = $1";
@@ -284,7 +286,7 @@ enroll_checked(struct db_job *job, const PGresult *res, void *arg)
 	outbox_add(job, "enrollment.created", program, "enrollment", en->id, after,
 	    rc->log.request_id);
 	json_decref(after);
-	en->result = db_job_add(job, NULL, SQL_GET, 2, en->id, NULL);
+	en->result = db_job_add(job, NULL, SQL_GET, 3, en->id, "true", NULL);
 	return 0;
 }
 
@@ -326,7 +328,7 @@ enroll_commit(struct reqctx *rc)
 	db_job_add(job, enroll_checked, SQL_CHECK, 5, en->code_hash,
 	    en->new_account ? NULL : en->user_id, en->new_account ? en->email : NULL,
 	    en->new_account ? en->addr->norm : NULL, en->new_account ? en->addr->skel : NULL);
-	req_db(rc, job, enrolled);
+	req_db_any(rc, job, enrolled);
 }
 
 static void
@@ -351,12 +353,9 @@ hash_done(struct reqctx *rc)
 }
 
 static void
-prechecked(struct reqctx *rc, struct db_job *job, enum db_status st)
+prechecked(struct reqctx *rc, struct db_job *job)
 {
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
+	FB_UNUSED(job);
 	req_offload(rc, hash_work, hash_done);
 }
 
@@ -373,11 +372,6 @@ h_enrollment_create(struct reqctx *rc)
 	fb_err why;
 	size_t i;
 
-	if (rc->authed && rc->user.role_bit != ROLE_ARTIST) {
-		json_decref(errors);
-		reply_problem(rc, 403, "forbidden", "only artists enroll in programs");
-		return;
-	}
 	for (i = 0; i < FB_ARRAY_LEN(account_fields); i++) {
 		bool given = json_object_get(b, account_fields[i]) != NULL;
 
@@ -434,14 +428,10 @@ enrollment_found(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-enrollment_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+enrollment_read(struct reqctx *rc, struct db_job *job)
 {
 	json_t *body;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	body = repr_enrollment(db_job_result(job, 0), 0);
 	json_object_set_new(body, "acceptances", repr_json(db_job_result(job, 1), 0, 0));
 	reply_json_etag(rc, 200, body);
@@ -458,7 +448,7 @@ h_enrollment_get(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, enrollment_found, SQL_GET, 2, id, req_viewer(rc));
+	db_job_add(job, enrollment_found, SQL_GET, 3, id, req_scope_all(rc), req_scope_owner(rc));
 	db_job_add(job, NULL, SQL_ACCEPTANCES, 1, id);
 	req_db(rc, job, enrollment_read);
 }
@@ -507,7 +497,7 @@ accept_locked(struct db_job *job, const PGresult *res, void *arg)
 		json_decref(before);
 		json_decref(after);
 	}
-	en->result = db_job_add(job, NULL, SQL_GET, 2, en->id, NULL);
+	en->result = db_job_add(job, NULL, SQL_GET, 3, en->id, "true", NULL);
 	return 0;
 }
 
@@ -530,19 +520,15 @@ withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
 		.entity_id = en->id, .after = after, .request_id = rc->log.request_id,
 	});
 	json_decref(after);
-	en->result = db_job_add(job, NULL, SQL_GET, 2, en->id, NULL);
+	en->result = db_job_add(job, NULL, SQL_GET, 3, en->id, "true", NULL);
 	return 0;
 }
 
 static void
-enrollment_changed(struct reqctx *rc, struct db_job *job, enum db_status st)
+enrollment_changed(struct reqctx *rc, struct db_job *job)
 {
 	struct enroll *en = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_json(rc, 200, repr_enrollment(db_job_result(job, en->result), 0));
 }
 
@@ -563,7 +549,8 @@ enrollment_change(struct reqctx *rc, db_step_fn *locked)
 	en->version = jv_int(rc->body, "version", 0);
 	rc->h = en;
 	job = db_job_new(DB_TX);
-	db_job_add(job, locked, SQL_LOCK_ENROLLMENT, 2, id, req_viewer(rc));
+	db_job_add(job, locked, SQL_LOCK_ENROLLMENT, 3, id, req_scope_all(rc),
+	    req_scope_owner(rc));
 	req_db(rc, job, enrollment_changed);
 }
 
@@ -582,14 +569,10 @@ h_enrollment_withdraw(struct reqctx *rc)
 /* ---- GET /v1/programs/:id/enrollments, GET /v1/me/enrollments ---- */
 
 static void
-enrollments_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+enrollments_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct enroll *en = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_list(rc, job, en->result, en->limit, REPR_ENROLLMENT_SEQ, repr_enrollment);
 }
 

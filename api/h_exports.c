@@ -15,6 +15,8 @@
 #include "csv.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "list.h"
+#include "program.h"
 #include "valid.h"
 
 #define CHUNK_BYTES (64 * 1024)
@@ -198,5 +200,5 @@ h_export_ledger(struct reqctx *rc)
 	db_job_add(job, NULL, SQL_NO_TIMEOUT, 0);
 	db_job_add(job, NULL, SQL_ROWS, 3, program, from, to);
 	db_job_set_rows(job, export_row);
-	req_db(rc, job, export_done);
+	req_db_any(rc, job, export_done);
 }

@@ -13,6 +13,8 @@
 #include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "list.h"
+#include "program.h"
 #include "repr.h"
 #include "valid.h"
 
@@ -89,15 +91,11 @@ invitation_updated(struct db_job *job, const PGresult *res, void *arg)
 /* ---- POST /v1/programs/:id/invitations ---- */
 
 static void
-invitation_created(struct reqctx *rc, struct db_job *job, enum db_status st)
+invitation_created(struct reqctx *rc, struct db_job *job)
 {
 	struct invite *inv = rc->h;
 	json_t *body;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	body = repr_invitation(db_job_result(job, inv->result), 0);
 	json_object_set_new(body, "code", json_string(inv->code));
 	sodium_memzero(inv->code, sizeof(inv->code));
@@ -166,14 +164,10 @@ h_invitation_create(struct reqctx *rc)
 /* ---- GET /v1/programs/:id/invitations ---- */
 
 static void
-invitations_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+invitations_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct invite *inv = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_list(rc, job, 1, inv->limit, REPR_INVITATION_SEQ, repr_invitation);
 }
 
@@ -223,12 +217,8 @@ invitation_locked(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-invitation_revoked(struct reqctx *rc, struct db_job *job, enum db_status st)
+invitation_revoked(struct reqctx *rc, struct db_job *job)
 {
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_json(rc, 200, repr_invitation(db_job_result(job, 1), 0));
 }
 

@@ -17,6 +17,8 @@
 #include "handlers.h"
 #include "idem.h"
 #include "jsonv.h"
+#include "ledger.h"
+#include "list.h"
 #include "repr.h"
 #include "valid.h"
 
@@ -167,7 +169,7 @@ posted(struct db_job *job, const PGresult *res, void *arg)
  * two accounts, and reading back inside the transaction cost a third of
  * the throughput).
  */
-static req_db_fn posting_done;
+static req_db_any_fn posting_done;
 
 static void
 posting_submit(struct reqctx *rc, struct posting *p, struct db_job *job)
@@ -181,37 +183,9 @@ posting_submit(struct reqctx *rc, struct posting *p, struct db_job *job)
 	}, p->id);
 	json_decref(after);
 	p->result = db_job_add_after(job, SQL_TX_BY_ID_OR_KEY, 2, p->id, p->effect_key);
-	req_db(rc, job, posting_done);
+	req_db_any(rc, job, posting_done);
 }
 
-/* What the database refused, in the words of the API. */
-bool
-ledger_refusal(struct reqctx *rc, struct db_job *job, enum db_status st)
-{
-	const char *c = db_job_constraint(job);
-
-	if (st != DB_SQL_ERROR)
-		return false;
-	if (strcmp(c, "payable_not_negative") == 0) {
-		reply_problem(rc, 409, "insufficient-balance",
-		    "an artist's payable balance would go below zero");
-	} else if (strcmp(c, "ledger_balanced") == 0 || strcmp(c, "ledger_account_program") == 0 ||
-	    strcmp(c, "ledger_entry_zero") == 0 || strcmp(c, "ledger_entries_count") == 0) {
-		json_t *errors = json_array();
-
-		jv_error(errors, "entries", db_job_errmsg(job));
-		reply_problem_ext(rc, 422, "validation", json_pack("{s:o}", "errors", errors),
-		    "the entries cannot be posted");
-	} else if (strcmp(c, "four_eyes") == 0) {
-		reply_problem(rc, 403, "four-eyes",
-		    "a payout batch is approved by a finance user other than the one who drafted it");
-	} else if (strcmp(c, "ledger_transactions_reverses_key") == 0) {
-		reply_problem(rc, 409, "already-reversed", "this transaction has been reversed already");
-	} else {
-		return false;
-	}
-	return true;
-}
 
 static void
 posting_done(struct reqctx *rc, struct db_job *job, enum db_status st)
@@ -364,20 +338,16 @@ h_ledger_reverse(struct reqctx *rc)
 	posting_new(rc, "ledger.reverse");
 	job = db_job_new(DB_TX | DB_RETRY);
 	db_job_add(job, to_reverse, SQL_TO_REVERSE, 1, id);
-	req_db(rc, job, posting_done);
+	req_db_any(rc, job, posting_done);
 }
 
 /* ---- reading ---- */
 
 static void
-listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+listed(struct reqctx *rc, struct db_job *job)
 {
 	struct posting *p = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_list(rc, job, 0, p->limit, 1, repr_row_json);
 }
 
@@ -457,14 +427,10 @@ h_ledger_transactions(struct reqctx *rc)
 }
 
 static void
-transaction_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+transaction_read(struct reqctx *rc, struct db_job *job)
 {
 	const PGresult *r = db_job_result(job, 0);
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	if (PQntuples(r) != 1) {
 		reply_problem(rc, 404, "not-found", "no such transaction");
 		return;
@@ -488,12 +454,8 @@ h_ledger_transaction_get(struct reqctx *rc)
 }
 
 static void
-balance_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+balance_read(struct reqctx *rc, struct db_job *job)
 {
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_json(rc, 200, json_pack("{s:o}", "items", repr_json(db_job_result(job, 0), 0, 0)));
 }
 

@@ -11,8 +11,9 @@
 #include "events.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "list.h"
+#include "loop.h"
 #include "repr.h"
-#include "server.h"
 #include "urlcheck.h"
 
 #define SECRET_BYTES 32
@@ -79,16 +80,12 @@ struct notif {
 /* ---- GET/PUT /v1/me/notification-preferences ---- */
 
 static void
-prefs_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+prefs_read(struct reqctx *rc, struct db_job *job)
 {
 	struct notif *n = rc->h;
 	json_t *stored, *email;
 	const char *const *t;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	stored = repr_json(db_job_result(job, n->result), 0, 0);
 	email = json_object();
 	for (t = event_types; *t; t++) {
@@ -187,15 +184,11 @@ webhook_inserted(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-webhook_created(struct reqctx *rc, struct db_job *job, enum db_status st)
+webhook_created(struct reqctx *rc, struct db_job *job)
 {
 	struct notif *n = rc->h;
 	const PGresult *r = db_job_result(job, 0);
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	req_set_header(rc, "Cache-Control", "no-store");
 	reply_json(rc, 201, json_pack("{s:o, s:o, s:o, s:o, s:s, s:o}",
 	    "id", repr_str(r, 0, 0), "program_id", repr_str(r, 0, 1), "url", repr_str(r, 0, 2),
@@ -260,14 +253,10 @@ webhook_found(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-deliveries_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+deliveries_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct notif *n = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_list(rc, job, 1, n->limit, 1, repr_row_json);
 }
 
@@ -336,14 +325,10 @@ delivery_locked(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-delivery_retried(struct reqctx *rc, struct db_job *job, enum db_status st)
+delivery_retried(struct reqctx *rc, struct db_job *job)
 {
 	struct notif *n = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_json(rc, 200, repr_json(db_job_result(job, n->result), 0, 0));
 }
 

@@ -8,7 +8,7 @@
 #include "handlers.h"
 #include "metrics.h"
 #include "migrate.h"
-#include "server.h"
+#include "loop.h"
 
 extern const char *const fb_openapi_json;
 extern const size_t fb_openapi_json_len;
@@ -53,7 +53,7 @@ h_readyz(struct reqctx *rc)
 	struct db_job *job = db_job_new(0);
 
 	db_job_add(job, NULL, MIGRATE_SELECT, 0);
-	req_db(rc, job, readyz_done);
+	req_db_any(rc, job, readyz_done);
 }
 
 void
@@ -93,5 +93,5 @@ h_metrics(struct reqctx *rc)
 	struct db_job *job = db_job_new(0);
 
 	db_job_add(job, NULL, SQL_BACKLOG, 0);
-	req_db(rc, job, metrics_done);
+	req_db_any(rc, job, metrics_done);
 }

@@ -15,6 +15,8 @@
 #include "handlers.h"
 #include "idem.h"
 #include "jsonv.h"
+#include "ledger.h"
+#include "list.h"
 #include "repr.h"
 
 static const struct jv_field draft_fields[] = {
@@ -233,20 +235,16 @@ h_payout_draft(struct reqctx *rc)
 	p->status = 201;
 	job = db_job_new(DB_TX | DB_RETRY);
 	db_job_add(job, draft_program_locked, SQL_PROGRAM_LOCK, 2, program, p->effect_key);
-	req_db(rc, job, payout_done);
+	req_db_any(rc, job, payout_done);
 }
 
 /* ---- GET /v1/payout-batches/:id ---- */
 
 static void
-batch_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+batch_read(struct reqctx *rc, struct db_job *job)
 {
 	const PGresult *r = db_job_result(job, 0);
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	if (PQntuples(r) != 1) {
 		reply_problem(rc, 404, "not-found", "no such payout batch");
 		return;
@@ -334,7 +332,7 @@ h_payout_approve(struct reqctx *rc)
 	p = payout_new(rc, id);
 	job = db_job_new(DB_TX | DB_RETRY);
 	db_job_add(job, approve_locked, SQL_APPROVE_LOCK, 2, p->id, rc->user.id);
-	req_db(rc, job, payout_done);
+	req_db_any(rc, job, payout_done);
 }
 
 /* ---- POST /v1/payout-batches/:id/items/:item/paid and /failed ---- */
@@ -387,7 +385,7 @@ item_change(struct reqctx *rc)
 	p->item = item;
 	job = db_job_new(DB_TX | DB_RETRY);
 	db_job_add(job, item_locked, SQL_ITEM_LOCK, 2, p->id, item);
-	req_db(rc, job, payout_done);
+	req_db_any(rc, job, payout_done);
 }
 
 void
@@ -405,7 +403,7 @@ h_payout_item_failed(struct reqctx *rc)
 /* ---- GET /v1/exports/payout-batches/:id?format=csv ---- */
 
 static void
-batch_exported(struct reqctx *rc, struct db_job *job, enum db_status st)
+batch_exported(struct reqctx *rc, struct db_job *job)
 {
 	static const char *const header[] = {
 		"item_id", "artist_id", "artist_name", "artist_email", "amount_minor",
@@ -415,10 +413,6 @@ batch_exported(struct reqctx *rc, struct db_job *job, enum db_status st)
 	struct evbuffer *out;
 	int i, c, n = (int)FB_ARRAY_LEN(header);
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	out = evbuffer_new();
 	for (c = 0; c < n; c++)
 		csv_field(out, header[c], c == n - 1);

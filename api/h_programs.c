@@ -13,14 +13,14 @@
 #include "currency.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "list.h"
+#include "program.h"
 #include "repr.h"
 #include "valid.h"
+#include "vocab.h"
 
 static const char *const sharing_values[] = { "after_review", "open", NULL };
 static const char *const status_values[] = { "draft", "open", "closed", NULL };
-static const char *const kind_values[] = {
-	"work", "bug_report", "feedback", "session", NULL,
-};
 
 static const struct jv_field program_fields[] = {
 	/* slug and currency: the handler checks their formats (valid_slug, currency_valid) */
@@ -58,14 +58,14 @@ static const char SQL_INSERT[] =
 
 static const char SQL_GET[] =
 	"SELECT " REPR_PROGRAM_COLS " FROM programs p"
-	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2");
+	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2", "$3");
 
 static const char SQL_LIST[] =
 	"SELECT " REPR_PROGRAM_COLS " FROM programs p"
 	" WHERE ($1::text IS NULL OR p.status = $1)"
-	"   AND " REPR_PROGRAM_VISIBLE("p", "$2")
-	"   AND ($3::bigint IS NULL OR p.seq < $3)"
-	" ORDER BY p.seq DESC LIMIT $4";
+	"   AND " REPR_PROGRAM_VISIBLE("p", "$2", "$3")
+	"   AND ($4::bigint IS NULL OR p.seq < $4)"
+	" ORDER BY p.seq DESC LIMIT $5";
 
 static const char SQL_LOCK[] =
 	"SELECT " REPR_PROGRAM_COLS ", p.seats_taken FROM programs p"
@@ -134,7 +134,7 @@ check_kinds(const json_t *body, json_t *errors)
 			jv_error(errors, field, "must be a string");
 			continue;
 		}
-		for (v = kind_values; *v && strcmp(*v, json_string_value(k)) != 0; v++)
+		for (v = vocab_submission_kinds; *v && strcmp(*v, json_string_value(k)) != 0; v++)
 			;
 		if (*v == NULL)
 			jv_error(errors, field,
@@ -161,43 +161,6 @@ bool_text(const json_t *body, const char *name)
 	return json_is_boolean(v) ? (json_is_true(v) ? "true" : "false") : NULL;
 }
 
-/* ---- steps shared by the routes under /v1/programs/:id ---- */
-
-int
-program_step_found(struct db_job *job, const PGresult *res, void *arg)
-{
-	FB_UNUSED(job);
-	if (PQntuples(res) != 1)
-		return req_refuse(req_of(arg), 404, "not-found", NULL, "no such program");
-	return 0;
-}
-
-int
-program_step_changeable(struct db_job *job, const PGresult *res, void *arg)
-{
-	if (program_step_found(job, res, arg) != 0)
-		return -1;
-	if (strcmp(PQgetvalue(res, 0, 0), "closed") == 0)
-		return req_refuse(req_of(arg), 409, "invalid-transition", NULL,
-		    "the program is closed and can no longer change");
-	return 0;
-}
-
-int
-program_step_ready(struct db_job *job, const PGresult *res, void *arg)
-{
-	json_t *reasons = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
-
-	FB_UNUSED(job);
-	if (json_array_size(reasons) == 0) {
-		json_decref(reasons);
-		return 0;
-	}
-	return req_refuse(req_of(arg), 409, "program-not-ready",
-	    json_pack("{s:o}", "reasons", reasons),
-	    "an open program needs fair terms and a paying rate card: %s",
-	    json_string_value(json_array_get(reasons, 0)));
-}
 
 /* ---- POST /v1/programs ---- */
 
@@ -222,15 +185,11 @@ program_inserted(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-program_created(struct reqctx *rc, struct db_job *job, enum db_status st)
+program_created(struct reqctx *rc, struct db_job *job)
 {
 	const PGresult *r = db_job_result(job, 0);
 	char etag[32];
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	repr_program_etag(r, 0, etag, sizeof(etag));
 	req_set_header(rc, "ETag", etag);
 	reply_json(rc, 201, repr_program(r, 0));
@@ -268,7 +227,7 @@ h_program_create(struct reqctx *rc)
 	    desc ? desc : "", currency, int_text(rc, b, "capacity"),
 	    int_text(rc, b, "review_sla_hours"), sharing ? sharing : "after_review",
 	    bool_text(b, "public_transparency") ? bool_text(b, "public_transparency") : "true",
-	    kinds ? kinds_literal(rc, kinds) : "{work,bug_report,feedback,session}",
+	    kinds ? kinds_literal(rc, kinds) : "{work,bug_report,feedback,session}" /* vocab_submission_kinds */,
 	    rc->user.id);
 	req_db(rc, job, program_created);
 }
@@ -280,14 +239,10 @@ struct program_list {
 };
 
 static void
-programs_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+programs_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct program_list *q = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_list(rc, job, 0, q->limit, REPR_PROGRAM_SEQ, repr_program);
 }
 
@@ -313,22 +268,19 @@ h_program_list(struct reqctx *rc)
 	rc->h = q;
 	snprintf(limit1, sizeof(limit1), "%d", q->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_LIST, 4, status, req_viewer(rc), cursor, limit1);
+	db_job_add(job, NULL, SQL_LIST, 5, status, req_scope_all(rc), req_scope_owner(rc), cursor,
+	    limit1);
 	req_db(rc, job, programs_listed);
 }
 
 /* ---- GET /v1/programs/:id ---- */
 
 static void
-program_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+program_read(struct reqctx *rc, struct db_job *job)
 {
 	const PGresult *r = db_job_result(job, 0);
 	char etag[32];
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	if (PQntuples(r) != 1) {
 		reply_problem(rc, 404, "not-found", "no such program");
 		return;
@@ -348,7 +300,7 @@ h_program_get(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_GET, 2, id, req_viewer(rc));
+	db_job_add(job, NULL, SQL_GET, 3, id, req_scope_all(rc), req_scope_owner(rc));
 	req_db(rc, job, program_read);
 }
 
@@ -447,7 +399,7 @@ program_locked(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-program_patched(struct reqctx *rc, struct db_job *job, enum db_status st)
+program_patched(struct reqctx *rc, struct db_job *job)
 {
 	struct program_patch *pp = rc->h;
 	const PGresult *r = db_job_result(job, pp->result);
@@ -455,10 +407,6 @@ program_patched(struct reqctx *rc, struct db_job *job, enum db_status st)
 
 	json_decref(pp->before);
 	pp->before = NULL;
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	repr_program_etag(r, 0, etag, sizeof(etag));
 	req_set_header(rc, "ETag", etag);
 	reply_json(rc, 200, repr_program(r, 0));

@@ -15,12 +15,14 @@
 #include "crypto.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "loop.h"
+#include "program.h"
 #include "repr.h"
-#include "server.h"
+#include "submission.h"
+#include "vocab.h"
 
 #define APPEAL_WINDOW "14 days"
 
-static const char *const kinds[] = { "work", "bug_report", "feedback", "session", NULL };
 static const char *const outcomes[] = { "approved", "rejected", "changes_requested", NULL };
 
 static const struct jv_field claim_fields[] = {
@@ -139,14 +141,10 @@ review_new(struct reqctx *rc, const char *id)
 }
 
 static void
-reviewed(struct reqctx *rc, struct db_job *job, enum db_status st)
+reviewed(struct reqctx *rc, struct db_job *job)
 {
 	struct review *rv = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	if (rv->empty)
 		reply_empty(rc, 204);
 	else
@@ -219,7 +217,7 @@ h_queue_claim(struct reqctx *rc)
 		const char *const *kk;
 
 		snprintf(field, sizeof(field), "kinds[%zu]", i);
-		for (kk = kinds; *kk && !(json_is_string(v) && strcmp(*kk, json_string_value(v)) == 0); kk++)
+		for (kk = vocab_submission_kinds; *kk && !(json_is_string(v) && strcmp(*kk, json_string_value(v)) == 0); kk++)
 			;
 		if (*kk == NULL)
 			jv_error(errors, field, "must be work, bug_report, feedback or session");
@@ -441,14 +439,10 @@ h_submission_appeal(struct reqctx *rc)
 /* ---- GET /v1/programs/:id/queue ---- */
 
 static void
-queue_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+queue_read(struct reqctx *rc, struct db_job *job)
 {
 	const PGresult *r = db_job_result(job, 1);
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_json(rc, 200, json_pack("{s:s, s:o, s:o, s:o, s:o}",
 	    "program_id", req_param(rc, 0), "counts", repr_json(r, 0, 0),
 	    "oldest_review_due_at", repr_str(r, 0, 1), "overdue", repr_int(r, 0, 2),

@@ -15,7 +15,8 @@
 #include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
-#include "server.h"
+#include "loop.h"
+#include "repr.h"
 #include "valid.h"
 
 #define LOGIN_MAX_FAILURES 10
@@ -71,25 +72,18 @@ static const char SQL_REVOKE[] =
 	"UPDATE sessions SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL";
 
 static void
-login_unauthorized(struct reqctx *rc, struct db_job *job, enum db_status st)
+login_unauthorized(struct reqctx *rc, struct db_job *job)
 {
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
+	FB_UNUSED(job);
 	reply_problem(rc, 401, "unauthorized", "the email or password is wrong");
 }
 
 static void
-session_created(struct reqctx *rc, struct db_job *job, enum db_status st)
+session_created(struct reqctx *rc, struct db_job *job)
 {
 	struct login *l = rc->h;
 	json_t *body;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	body = json_pack("{s:s, s:s, s:o}", "token", l->token,
 	    "expires_at", PQgetvalue(db_job_result(job, 0), 0, 0),
 	    "user", user_json(l->user_id, l->email, l->display_name, l->role,
@@ -150,15 +144,11 @@ col(struct reqctx *rc, const PGresult *r, int c)
 }
 
 static void
-lookup_done(struct reqctx *rc, struct db_job *job, enum db_status st)
+lookup_done(struct reqctx *rc, struct db_job *job)
 {
 	struct login *l = rc->h;
 	const PGresult *r;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	r = db_job_result(job, 0);
 	if (atoi(PQgetvalue(r, 0, 5)) >= LOGIN_MAX_FAILURES) {
 		req_set_header(rc, "Retry-After", PQgetvalue(r, 0, 6));
@@ -198,12 +188,9 @@ h_session_create(struct reqctx *rc)
 }
 
 static void
-session_revoked(struct reqctx *rc, struct db_job *job, enum db_status st)
+session_revoked(struct reqctx *rc, struct db_job *job)
 {
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
+	FB_UNUSED(job);
 	req_forget_session(rc);
 	reply_empty(rc, 204);
 }

@@ -5,8 +5,9 @@
  * A submission records the terms version the artist had accepted and the
  * rate card in force when it was made: a rejection may cite only those
  * clauses, and the ledger pays at that card. A retried POST with the same
- * Idempotency-Key finds the submission the first one made (a unique index
- * on artist and key), so a flaky connection never submits twice.
+ * Idempotency-Key gets the first one's stored reply (idem.h); should that
+ * reply be lost, the submission carries its effect's key under a unique
+ * index (artist, key), so a retry still finds it and never submits twice.
  */
 #include "fb.h"
 
@@ -16,15 +17,14 @@
 #include "audit.h"
 #include "crypto.h"
 #include "handlers.h"
+#include "idem.h"
 #include "jsonv.h"
+#include "list.h"
 #include "repr.h"
+#include "submission.h"
 #include "valid.h"
+#include "vocab.h"
 
-#define IDEMPOTENCY_KEY_MAX 200
-
-static const char *const submission_kinds[] = {
-	"work", "bug_report", "feedback", "session", NULL,
-};
 static const char *const submission_statuses[] = {
 	"pending", "in_review", "approved", "deemed_approved", "rejected",
 	"changes_requested", "appealed", "withdrawn", NULL,
@@ -49,7 +49,7 @@ static const struct jv_field generation_fields[] = {
 static const struct jv_schema generation_schema = JV_SCHEMA(generation_fields);
 
 static const struct jv_field submission_fields[] = {
-	{ "kind",        JV_STRING, JV_REQUIRED, 0, 0, submission_kinds, NULL },
+	{ "kind",        JV_STRING, JV_REQUIRED, 0, 0, vocab_submission_kinds, NULL },
 	{ "title",       JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL, NULL },
 	{ "description", JV_STRING, JV_TEXT, 0, 10000, NULL, NULL },
 	{ "media",       JV_ARRAY,  0, 0, 20, NULL, &media_schema },
@@ -69,7 +69,7 @@ static const char *const list_query[] = {
 };
 
 static const char SQL_BY_KEY[] =
-	"SELECT id, request_hash FROM submissions WHERE artist_id = $1 AND idempotency_key = $2";
+	"SELECT id FROM submissions WHERE artist_id = $1 AND idempotency_key = $2";
 
 /* What a submission needs; locks the program against new terms meanwhile. */
 static const char SQL_CHECK[] =
@@ -80,22 +80,19 @@ static const char SQL_CHECK[] =
 	"  FROM programs p"
 	"  LEFT JOIN enrollments e ON e.program_id = p.id AND e.artist_id = $2"
 	"       AND e.status = 'active'"
-	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2")
+	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "false", "$2")
 	" FOR SHARE OF p";
 
 static const char SQL_INSERT[] =
 	"INSERT INTO submissions (id, program_id, artist_id, enrollment_id, kind, title,"
 	"   description, media, hours, generation, terms_version, rate_card_version,"
-	"   review_due_at, review_warn_at, idempotency_key, request_hash)"
+	"   review_due_at, review_warn_at, idempotency_key)"
 	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::numeric, $10::jsonb, $11, $12,"
 	"   now() + make_interval(hours => $13::int),"
-	"   now() + make_interval(secs => $13::int * 3600 * 0.8), $14, $15)"
+	"   now() + make_interval(secs => $13::int * 3600 * 0.8), $14)"
 	" ON CONFLICT (artist_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
 	" DO NOTHING RETURNING rfc3339(review_due_at)";
 
-static const char SQL_GET[] =
-	"SELECT " REPR_SUBMISSION_COLS " FROM " REPR_SUBMISSION_FROM
-	" WHERE s.id = $1 AND ($2::uuid IS NULL OR s.artist_id = $2::uuid)";
 
 static const char SQL_DECISIONS[] =
 	"SELECT coalesce(json_agg(json_build_object('outcome', outcome, 'reason', reason,"
@@ -111,15 +108,15 @@ static const char SQL_EXHIBITIONS[] =
 
 static const char SQL_LIST[] =
 	"SELECT " REPR_SUBMISSION_COLS " FROM " REPR_SUBMISSION_FROM
-	" WHERE ($1::uuid IS NULL OR s.artist_id = $1::uuid)"
-	"   AND ($2::uuid IS NULL OR s.program_id = $2::uuid)"
-	"   AND ($3::text IS NULL OR s.status = $3) AND ($4::text IS NULL OR s.kind = $4)"
-	"   AND ($5::bigint IS NULL OR s.seq < $5)"
-	" ORDER BY s.seq DESC LIMIT $6";
+	" WHERE ($1::boolean OR s.artist_id = $2::uuid)"
+	"   AND ($3::uuid IS NULL OR s.program_id = $3::uuid)"
+	"   AND ($4::text IS NULL OR s.status = $4) AND ($5::text IS NULL OR s.kind = $5)"
+	"   AND ($6::bigint IS NULL OR s.seq < $6)"
+	" ORDER BY s.seq DESC LIMIT $7";
 
 static const char SQL_LOCK[] =
 	"SELECT status FROM submissions"
-	" WHERE id = $1 AND ($2::uuid IS NULL OR artist_id = $2::uuid) FOR UPDATE";
+	" WHERE id = $1 AND ($2::boolean OR artist_id = $3::uuid) FOR UPDATE";
 
 static const char SQL_WITHDRAW[] =
 	"UPDATE submissions SET status = 'withdrawn', updated_at = now() WHERE id = $1";
@@ -134,40 +131,12 @@ static const char SQL_LEDGER_EXHIBITED[] = "SELECT ledger_on_exhibited($1, $2)";
 struct submit {
 	char id[CRYPTO_UUID_LEN];
 	const char *program_id;
-	const char *key;                      /* Idempotency-Key, or NULL */
-	char hash[CRYPTO_HASH_HEX_LEN];       /* of the request, for replays */
+	const char *key;                      /* idem_effect_key(), or NULL */
 	bool replayed;
 	int result;                           /* statement whose row is the reply */
 	int limit;
 };
 
-/* ---- shared with h_review.c ---- */
-
-int
-submission_select(struct db_job *job, const char *id)
-{
-	return db_job_add(job, NULL, SQL_GET, 2, id, NULL);
-}
-
-void
-submission_reply(struct reqctx *rc, struct db_job *job, int index, int status)
-{
-	const PGresult *r = db_job_result(job, index);
-
-	reply_json(rc, status, req_viewer(rc) ? repr_submission_artist(r, 0) :
-	    repr_submission(r, 0));
-}
-
-int
-submission_audit(struct reqctx *rc, struct db_job *job, const char *action,
-    const char *id, const json_t *after)
-{
-	return audit_add(job, &(struct audit_entry){
-		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
-		.action = action, .entity_type = "submission", .entity_id = id,
-		.after = after, .request_id = rc->log.request_id,
-	});
-}
 
 /* ---- POST /v1/programs/:id/submissions ---- */
 
@@ -179,11 +148,6 @@ replay_step(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return 0;       /* a new key: the statements after this one insert */
-	if (strcmp(PQgetvalue(res, 0, 1), sb->hash) != 0)
-		return req_refuse(rc, 422, "validation",
-		    json_pack("{s:[{s:s, s:s}]}", "errors", "field", "Idempotency-Key",
-		    "message", "was used before with a different request"),
-		    "this Idempotency-Key was used before with a different request");
 	sb->replayed = true;     /* submit_checked then adds nothing */
 	snprintf(sb->id, sizeof(sb->id), "%.36s", PQgetvalue(res, 0, 0));
 	sb->result = submission_select(job, sb->id);
@@ -260,32 +224,26 @@ submit_checked(struct db_job *job, const PGresult *res, void *arg)
 	}
 	media = dump(json_object_get(b, "media"), "[]");
 	generation = dump(json_object_get(b, "generation"), NULL);
-	db_job_add(job, submission_inserted, SQL_INSERT, 15, sb->id, sb->program_id,
+	db_job_add(job, submission_inserted, SQL_INSERT, 14, sb->id, sb->program_id,
 	    rc->user.id, PQgetvalue(res, 0, 2), jv_str(b, "kind"), jv_str(b, "title"),
 	    jv_str(b, "description") ? jv_str(b, "description") : "", media,
 	    hours[0] ? hours : NULL, generation, PQgetvalue(res, 0, 3),
 	    PQgetisnull(res, 0, 5) ? NULL : PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
-	    sb->key, sb->key ? sb->hash : NULL);
+	    sb->key);
 	free(media);
 	free(generation);
 	return 0;
 }
 
 static void
-submitted(struct reqctx *rc, struct db_job *job, enum db_status st)
+submitted(struct reqctx *rc, struct db_job *job)
 {
 	struct submit *sb = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	if (sb->result < 0) {        /* the key's row vanished: cannot happen */
 		reply_problem(rc, 409, "conflict", "the request raced with itself; retry it");
 		return;
 	}
-	if (sb->replayed)
-		req_set_header(rc, "Idempotent-Replayed", "true");
 	submission_reply(rc, job, sb->result, 201);
 }
 
@@ -394,28 +352,14 @@ check_generation(const json_t *b, json_t *errors)
 		jv_error(errors, "generation.duration_s", "must be from 0 to 3600");
 }
 
-static bool
-idempotency_key_ok(const char *k)
-{
-	size_t n = strlen(k), i;
-
-	if (n == 0 || n > IDEMPOTENCY_KEY_MAX)
-		return false;
-	for (i = 0; i < n; i++)
-		if (k[i] < 0x21 || k[i] > 0x7e)
-			return false;
-	return true;
-}
-
 void
 h_submission_create(struct reqctx *rc)
 {
-	const char *program = req_param_uuid(rc, 0), *key = req_header(rc, "Idempotency-Key");
+	const char *program = req_param_uuid(rc, 0);
 	const json_t *b = rc->body;
 	json_t *errors;
 	struct submit *sb;
 	struct db_job *job;
-	char *canon, *asked;
 
 	if (program == NULL) {
 		reply_problem(rc, 404, "not-found", "no such program");
@@ -425,8 +369,6 @@ h_submission_create(struct reqctx *rc)
 	check_media(json_object_get(b, "media"), errors);
 	check_hours(b, errors);
 	check_generation(b, errors);
-	if (key != NULL && !idempotency_key_ok(key))
-		jv_error(errors, "Idempotency-Key", "must be 1 to 200 printable ASCII characters");
 	if (json_array_size(errors) > 0) {
 		reply_invalid(rc, errors);
 		return;
@@ -437,18 +379,13 @@ h_submission_create(struct reqctx *rc)
 	memset(sb, 0, sizeof(*sb));
 	crypto_uuid_new(sb->id);
 	sb->program_id = program;
-	sb->key = key;
+	sb->key = idem_effect_key(rc);
 	sb->result = -1;
-	/* what was asked: the program and the body, in a canonical form */
-	canon = json_dumps(b, JSON_COMPACT | JSON_SORT_KEYS);
-	asked = arena_printf(rc->arena, "%s\n%s", program, canon);
-	free(canon);
-	crypto_sha256_hex(asked, strlen(asked), sb->hash);
 	rc->h = sb;
 
 	job = db_job_new(DB_TX);
-	if (key != NULL)
-		db_job_add(job, replay_step, SQL_BY_KEY, 2, rc->user.id, key);
+	if (sb->key != NULL)
+		db_job_add(job, replay_step, SQL_BY_KEY, 2, rc->user.id, sb->key);
 	db_job_add(job, submit_checked, SQL_CHECK, 3, program, rc->user.id, jv_str(b, "kind"));
 	req_db(rc, job, submitted);
 }
@@ -456,16 +393,12 @@ h_submission_create(struct reqctx *rc)
 /* ---- GET /v1/submissions ---- */
 
 static void
-submissions_listed(struct reqctx *rc, struct db_job *job, enum db_status st)
+submissions_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct submit *sb = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_list(rc, job, 0, sb->limit, REPR_SUBMISSION_SEQ,
-	    req_viewer(rc) ? repr_submission_artist : repr_submission);
+	    rc->scope.all ? repr_submission : repr_submission_artist);
 }
 
 static bool
@@ -493,7 +426,7 @@ h_submission_list(struct reqctx *rc)
 		jv_error(errors, "program_id", "must be a UUID");
 	if (status && !one_of(status, submission_statuses))
 		jv_error(errors, "status", "is not a submission status");
-	if (kind && !one_of(kind, submission_kinds))
+	if (kind && !one_of(kind, vocab_submission_kinds))
 		jv_error(errors, "kind", "must be work, bug_report, feedback or session");
 	if (json_array_size(errors) > 0) {
 		reply_invalid(rc, errors);
@@ -503,8 +436,8 @@ h_submission_list(struct reqctx *rc)
 	rc->h = sb;
 	snprintf(limit1, sizeof(limit1), "%d", sb->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_LIST, 6, req_viewer(rc), program, status, kind, cursor,
-	    limit1);
+	db_job_add(job, NULL, SQL_LIST, 7, req_scope_all(rc), req_scope_owner(rc), program, status,
+	    kind, cursor, limit1);
 	req_db(rc, job, submissions_listed);
 }
 
@@ -515,20 +448,16 @@ h_submission_list(struct reqctx *rc)
  * together (no step stops between them: reads need no early refusal).
  */
 static void
-submission_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+submission_read(struct reqctx *rc, struct db_job *job)
 {
 	const PGresult *r = db_job_result(job, 0);
 	json_t *body;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	if (PQntuples(r) != 1) {
 		reply_problem(rc, 404, "not-found", "no such submission");
 		return;
 	}
-	body = req_viewer(rc) ? repr_submission_artist(r, 0) : repr_submission(r, 0);
+	body = rc->scope.all ? repr_submission(r, 0) : repr_submission_artist(r, 0);
 	json_object_set_new(body, "decisions", repr_json(db_job_result(job, 1), 0, 0));
 	json_object_set_new(body, "exhibitions", repr_json(db_job_result(job, 2), 0, 0));
 	reply_json_etag(rc, 200, body);
@@ -545,7 +474,7 @@ h_submission_get(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_GET, 2, id, req_viewer(rc));
+	submission_select_as(job, id, rc);
 	db_job_add(job, NULL, SQL_DECISIONS, 1, id);
 	db_job_add(job, NULL, SQL_EXHIBITIONS, 1, id);
 	req_db(rc, job, submission_read);
@@ -554,14 +483,10 @@ h_submission_get(struct reqctx *rc)
 /* ---- POST /v1/submissions/:id/withdraw and /exhibit ---- */
 
 static void
-submission_changed(struct reqctx *rc, struct db_job *job, enum db_status st)
+submission_changed(struct reqctx *rc, struct db_job *job)
 {
 	struct submit *sb = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	submission_reply(rc, job, sb->result, 200);
 }
 
@@ -588,8 +513,7 @@ withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
 
 /* Starts a change of one submission: a transaction locking it first. */
 static void
-submission_change(struct reqctx *rc, db_step_fn *locked, req_db_fn *done,
-    const char *owner)
+submission_change(struct reqctx *rc, db_step_fn *locked, req_db_fn *done)
 {
 	const char *id = req_param_uuid(rc, 0);
 	struct submit *sb;
@@ -605,14 +529,14 @@ submission_change(struct reqctx *rc, db_step_fn *locked, req_db_fn *done,
 	sb->result = -1;
 	rc->h = sb;
 	job = db_job_new(DB_TX);
-	db_job_add(job, locked, SQL_LOCK, 2, id, owner);
+	db_job_add(job, locked, SQL_LOCK, 3, id, req_scope_all(rc), req_scope_owner(rc));
 	req_db(rc, job, done);
 }
 
 void
 h_submission_withdraw(struct reqctx *rc)
 {
-	submission_change(rc, withdraw_locked, submission_changed, rc->user.id);
+	submission_change(rc, withdraw_locked, submission_changed);
 }
 
 static int
@@ -654,15 +578,11 @@ exhibit_locked(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-exhibited(struct reqctx *rc, struct db_job *job, enum db_status st)
+exhibited(struct reqctx *rc, struct db_job *job)
 {
 	struct submit *sb = rc->h;
 	const PGresult *r = db_job_result(job, sb->result);
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_json(rc, 201, json_pack("{s:o, s:o, s:o, s:o, s:o}",
 	    "id", repr_str(r, 0, 0), "submission_id", repr_str(r, 0, 1),
 	    "venue", repr_str(r, 0, 2), "starts_at", repr_str(r, 0, 3),
@@ -682,5 +602,5 @@ h_submission_exhibit(struct reqctx *rc)
 		return;
 	}
 	json_decref(errors);
-	submission_change(rc, exhibit_locked, exhibited, NULL);
+	submission_change(rc, exhibit_locked, exhibited);
 }

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "program.h"
 #include "repr.h"
 #include "valid.h"
 
@@ -57,14 +58,14 @@ static const char SQL_INSERT_TERMS[] =
 	"   FROM terms_versions WHERE program_id = $1"
 	" RETURNING " REPR_TERMS_COLS;
 
-/* $3 NULL: the latest version. */
+/* $4 NULL: the latest version. */
 static const char SQL_GET_TERMS[] =
 	"SELECT p.status, " REPR_TERMS_COLS
 	"  FROM programs p"
 	"  LEFT JOIN terms_versions t ON t.program_id = p.id AND t.version ="
-	"       coalesce($3::int, (SELECT max(version) FROM terms_versions"
+	"       coalesce($4::int, (SELECT max(version) FROM terms_versions"
 	"                           WHERE program_id = p.id))"
-	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2");
+	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2", "$3");
 
 static const char SQL_INSERT_CARD[] =
 	"INSERT INTO rate_cards (program_id, version, created_by)"
@@ -79,14 +80,14 @@ static const char SQL_READINESS[] =
 	"SELECT array_to_json(program_readiness(id, submission_kinds))"
 	"  FROM programs WHERE id = $1";
 
-/* $3 NULL: the current card. */
+/* $4 NULL: the current card. */
 static const char SQL_GET_RATES[] =
 	"SELECT p.status, " REPR_RATES_COLS
 	"  FROM programs p"
 	"  LEFT JOIN rate_cards c ON c.program_id = p.id AND c.version ="
-	"       coalesce($3::int, (SELECT max(version) FROM rate_cards"
+	"       coalesce($4::int, (SELECT max(version) FROM rate_cards"
 	"                           WHERE program_id = p.id))"
-	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2");
+	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2", "$3");
 
 struct publish {
 	const char *program_id;
@@ -142,15 +143,11 @@ publish_start(struct reqctx *rc, json_t *errors, db_step_fn *locked, req_db_fn *
 }
 
 static void
-published(struct reqctx *rc, struct db_job *job, enum db_status st, int status,
+published(struct reqctx *rc, struct db_job *job, int status,
     json_t *(*repr)(const PGresult *, int, int))
 {
 	struct publish *p = rc->h;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	reply_json(rc, status, repr(db_job_result(job, p->result), 0, 0));
 }
 
@@ -195,9 +192,9 @@ terms_program_locked(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-terms_published(struct reqctx *rc, struct db_job *job, enum db_status st)
+terms_published(struct reqctx *rc, struct db_job *job)
 {
-	published(rc, job, st, 201, repr_terms);
+	published(rc, job, 201, repr_terms);
 }
 
 void
@@ -235,15 +232,11 @@ struct version_read {
 };
 
 static void
-version_read_done(struct reqctx *rc, struct db_job *job, enum db_status st)
+version_read_done(struct reqctx *rc, struct db_job *job)
 {
 	struct version_read *v = rc->h;
 	const PGresult *r = db_job_result(job, 0);
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	if (PQntuples(r) != 1)
 		reply_problem(rc, 404, "not-found", "no such program");
 	else if (PQgetisnull(r, 0, 1))
@@ -272,7 +265,7 @@ version_read(struct reqctx *rc, const char *sql, const char *what,
 	v->repr = repr;
 	rc->h = v;
 	job = db_job_new(0);
-	db_job_add(job, NULL, sql, 3, id, req_viewer(rc), version);
+	db_job_add(job, NULL, sql, 4, id, req_scope_all(rc), req_scope_owner(rc), version);
 	req_db(rc, job, version_read_done);
 }
 
@@ -345,9 +338,9 @@ rates_program_locked(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-rates_published(struct reqctx *rc, struct db_job *job, enum db_status st)
+rates_published(struct reqctx *rc, struct db_job *job)
 {
-	published(rc, job, st, 200, repr_rates);
+	published(rc, job, 200, repr_rates);
 }
 
 void

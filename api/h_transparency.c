@@ -67,15 +67,11 @@ static const char SQL_FIGURES[] =
 	"  FROM p";
 
 static void
-figures_read(struct reqctx *rc, struct db_job *job, enum db_status st)
+figures_read(struct reqctx *rc, struct db_job *job)
 {
 	const PGresult *r = db_job_result(job, 0);
-	bool insider = rc->authed && rc->user.role_bit != ROLE_ARTIST;
+	bool insider = rc->scope.all;     /* staff, finance, admins */
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	if (PQntuples(r) != 1 || (PQgetvalue(r, 0, 0)[0] != 't' && !insider)) {
 		reply_problem(rc, 404, "not-found", "no such program, or it does not publish figures");
 		return;

@@ -8,15 +8,16 @@
 #include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "repr.h"
 #include "valid.h"
+#include "vocab.h"
 
-static const char *const role_names[] = { "admin", "staff", "finance", "artist", NULL };
 
 static const struct jv_field user_fields[] = {
 	{ "email",        JV_STRING, JV_REQUIRED | JV_ONELINE, 3, 254, NULL, NULL },
 	{ "password",     JV_STRING, JV_REQUIRED, 8, 256, NULL, NULL },
 	{ "display_name", JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 100, NULL, NULL },
-	{ "role",         JV_STRING, JV_REQUIRED, 0, 0, role_names, NULL },
+	{ "role",         JV_STRING, JV_REQUIRED, 0, 0, vocab_roles, NULL },
 };
 const struct jv_schema user_create_body = JV_SCHEMA(user_fields);
 
@@ -83,15 +84,11 @@ insert_step(struct db_job *job, const PGresult *res, void *arg)
 }
 
 static void
-user_created(struct reqctx *rc, struct db_job *job, enum db_status st)
+user_created(struct reqctx *rc, struct db_job *job)
 {
 	struct newuser *u = rc->h;
 	const PGresult *r;
 
-	if (st != DB_OK) {
-		reply_db_failure(rc, job, st);
-		return;
-	}
 	r = db_job_result(job, 1);
 	reply_json(rc, 201, user_json(u->id, PQgetvalue(r, 0, 0), u->display_name, u->role,
 	    PQgetvalue(r, 0, 1)));

@@ -1,5 +1,8 @@
 /*
- * handlers.h: every route handler, and the route table that names them.
+ * handlers.h: every route handler's entry point and the body schema each
+ * takes, for the route table (routes.c); each h_*.c includes it for its own.
+ * Handlers never call one another: what several share is a resource module
+ * of its own (program.h, submission.h, ledger.h, list.h, repr.h).
  *
  * Handlers live one resource per file (h_<resource>.c). Each receives a
  * reqctx whose route, roles and JSON body have already been checked, and
@@ -8,11 +11,8 @@
 #ifndef FB_HANDLERS_H
 #define FB_HANDLERS_H
 
-#include "http.h"
+#include "pipeline.h"
 #include "jsonv.h"
-
-extern const struct route routes[];
-extern const int nroutes;
 
 /*
  * The body each RT_BODY route takes, named after its handler and defined
@@ -38,9 +38,6 @@ void h_readyz(struct reqctx *rc);
 void h_openapi(struct reqctx *rc);
 void h_metrics(struct reqctx *rc);      /* metrics listener only */
 
-extern const struct route metrics_routes[];
-extern const int nmetrics_routes;
-
 /* h_sessions.c */
 void h_session_create(struct reqctx *rc);
 void h_session_delete(struct reqctx *rc);
@@ -54,15 +51,6 @@ void h_program_create(struct reqctx *rc);
 void h_program_list(struct reqctx *rc);
 void h_program_get(struct reqctx *rc);
 void h_program_patch(struct reqctx *rc);
-/*
- * Step callbacks for the routes under /v1/programs/:id. found: 404 unless
- * the statement returned the program. changeable: also 409 when its first
- * column, the status, is closed. ready: 409 program-not-ready with reasons
- * unless program_readiness() returned an empty array.
- */
-int program_step_found(struct db_job *job, const PGresult *res, void *arg);
-int program_step_changeable(struct db_job *job, const PGresult *res, void *arg);
-int program_step_ready(struct db_job *job, const PGresult *res, void *arg);
 
 /* h_terms.c: terms and rate cards */
 void h_terms_publish(struct reqctx *rc);
@@ -89,12 +77,6 @@ void h_submission_list(struct reqctx *rc);
 void h_submission_get(struct reqctx *rc);
 void h_submission_withdraw(struct reqctx *rc);
 void h_submission_exhibit(struct reqctx *rc);
-/* For h_review.c: the submission's row as the job's last statement, the
- * reply from it (as the caller may see it), and its audit row. */
-int submission_select(struct db_job *job, const char *id);
-void submission_reply(struct reqctx *rc, struct db_job *job, int index, int status);
-int submission_audit(struct reqctx *rc, struct db_job *job, const char *action,
-    const char *id, const json_t *after);
 
 /* h_review.c */
 void h_queue_claim(struct reqctx *rc);
@@ -112,12 +94,6 @@ void h_ledger_transactions(struct reqctx *rc);
 void h_ledger_transaction_get(struct reqctx *rc);
 void h_my_balance(struct reqctx *rc);
 void h_my_statement(struct reqctx *rc);
-/*
- * Replies for a posting the database refused (payable below zero 409,
- * unbalanced or foreign entries 422, a second reversal 409); false when
- * st is something else, for the caller to handle.
- */
-bool ledger_refusal(struct reqctx *rc, struct db_job *job, enum db_status st);
 
 /* h_payouts.c */
 void h_payout_draft(struct reqctx *rc);
@@ -142,35 +118,5 @@ void h_delivery_retry(struct reqctx *rc);
 
 /* h_audit.c */
 void h_audit_list(struct reqctx *rc);
-
-/* list.c: ?limit= and ?cursor= for every paginated list */
-#define LIST_DEFAULT_LIMIT 50
-#define LIST_MAX_LIMIT 200
-
-/*
- * Reads limit and cursor; a bad value adds to errors. The cursor's decoded
- * position, a sequence number as text (arena), is returned in *cursor, NULL
- * when absent. Queries fetch limit + 1 rows below it, newest first.
- */
-void list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors);
-/* Query parameters not in known (NULL-terminated) are errors, as unknown
- * JSON fields are. */
-void list_check_query(struct reqctx *rc, const char *const *known, json_t *errors);
-/* ?from= and ?to=: RFC 3339 date-times, and to not earlier than from. */
-void list_check_window(struct reqctx *rc, json_t *errors);
-/* Opaque cursor for a position (arena). */
-char *list_cursor(struct reqctx *rc, const char *position);
-/*
- * Replies 200 {items, next_cursor} from statement index of job: up to limit
- * rows through row(); a further row means another page, whose cursor is the
- * last item's seq_col.
- */
-typedef json_t *list_row_fn(const PGresult *r, int row);
-void reply_list(struct reqctx *rc, struct db_job *job, int index, int limit,
-    int seq_col, list_row_fn *row);
-
-/* The user object of the API. */
-json_t *user_json(const char *id, const char *email, const char *display_name,
-    const char *role, const char *created_at);
 
 #endif

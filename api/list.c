@@ -12,7 +12,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sodium.h>
 
-#include "handlers.h"
+#include "list.h"
 #include "jsonv.h"
 #include "valid.h"
 
@@ -75,13 +75,6 @@ list_cursor(struct reqctx *rc, const char *position)
 	return out;
 }
 
-json_t *
-user_json(const char *id, const char *email, const char *display_name,
-    const char *role, const char *created_at)
-{
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "email", email,
-	    "display_name", display_name, "role", role, "created_at", created_at);
-}
 
 void
 list_check_query(struct reqctx *rc, const char *const *known, json_t *errors)

@@ -8,30 +8,35 @@
 
 #include "config.h"
 #include "crypto.h"
-#include "handlers.h"
 #include "httperr.h"
 #include "log.h"
 #include "router.h"
+#include "routes.h"
 #include "server.h"
+#include "vocab.h"
 
 /*
  * --routes: the route table as "METHOD PATTERN ROLES", for tests and docs.
- * "anyone+token" is a public route that also takes a token when given.
+ * "anyone+token": callable without a token, and with one (whose role must
+ * then be one of the route's).
  */
 static void
 print_routes(void)
 {
-	static const char *role_names[] = { "admin", "staff", "finance", "artist" };
 	int i, r;
 
 	for (i = 0; i < nroutes; i++) {
 		printf("%s %s ", router_method_name(routes[i].method), routes[i].pattern);
+		if (routes[i].flags & RT_AUTH_OPTIONAL) {
+			printf("anyone+token\n");
+			continue;
+		}
 		if (routes[i].roles == ROLE_ANYONE)
-			printf("%s", (routes[i].flags & RT_AUTH_OPTIONAL) ? "anyone+token" : "anyone");
-		for (r = 0; r < 4; r++)
+			printf("anyone");
+		for (r = 0; r < VOCAB_NROLES; r++)
 			if (routes[i].roles & (1u << r))
 				printf("%s%s", (routes[i].roles & ((1u << r) - 1)) ? "," : "",
-				    role_names[r]);
+				    vocab_roles[r]);
 		printf("\n");
 	}
 }

@@ -9,7 +9,7 @@
 #include "db.h"
 #include "metrics.h"
 #include "router.h"
-#include "server.h"
+#include "loop.h"
 #include "workpool.h"
 
 #define NSTATUS 600

@@ -210,3 +210,11 @@ repr_row_json(const PGresult *r, int row)
 {
 	return repr_json(r, row, 0);
 }
+
+json_t *
+user_json(const char *id, const char *email, const char *display_name,
+    const char *role, const char *created_at)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "id", id, "email", email,
+	    "display_name", display_name, "role", role, "created_at", created_at);
+}

@@ -23,13 +23,14 @@ json_t *repr_bool(const PGresult *r, int row, int col);
 json_t *repr_json(const PGresult *r, int row, int col);   /* json/jsonb text */
 
 /*
- * A program an artist may see: open, or one they have been enrolled in.
- * viewer is a parameter that is NULL for staff, admin and finance.
+ * A program the request's scope sees (request.h): every one when all is
+ * true, else an open one or one owner has been enrolled in. all and owner
+ * are the parameters req_scope_all() and req_scope_owner() fill.
  */
-#define REPR_PROGRAM_VISIBLE(p, viewer) \
-	"(" viewer "::uuid IS NULL OR " p ".status = 'open' OR EXISTS" \
+#define REPR_PROGRAM_VISIBLE(p, all, owner) \
+	"(" all "::boolean OR " p ".status = 'open' OR EXISTS" \
 	" (SELECT 1 FROM enrollments ve WHERE ve.program_id = " p ".id" \
-	"  AND ve.artist_id = " viewer "::uuid))"
+	"  AND ve.artist_id = " owner "::uuid))"
 
 #define REPR_PROGRAM_COLS \
 	"p.id, p.slug, p.name, p.description, p.currency, p.capacity," \
@@ -116,5 +117,9 @@ json_t *repr_submission_artist(const PGresult *r, int row);
 
 /* A list row whose first column is a json object: the object. */
 json_t *repr_row_json(const PGresult *r, int row);
+
+/* The user object of the API. */
+json_t *user_json(const char *id, const char *email, const char *display_name,
+    const char *role, const char *created_at);
 
 #endif

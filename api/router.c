@@ -1,6 +1,7 @@
 #include "fb.h"
 
 #include "router.h"
+#include "vocab.h"
 
 static const struct {
 	unsigned bit;
@@ -36,15 +37,9 @@ router_allow_header(unsigned allow, char *out, size_t outlen)
 unsigned
 router_role_bit(const char *role)
 {
-	if (strcmp(role, "admin") == 0)
-		return ROLE_ADMIN;
-	if (strcmp(role, "staff") == 0)
-		return ROLE_STAFF;
-	if (strcmp(role, "finance") == 0)
-		return ROLE_FINANCE;
-	if (strcmp(role, "artist") == 0)
-		return ROLE_ARTIST;
-	return 0;
+	int i = vocab_role_index(role);
+
+	return i < 0 ? 0 : 1u << i;
 }
 
 static int

@@ -26,7 +26,11 @@ enum {
 enum {
 	RT_BODY = 1 << 0,       /* takes a JSON body (415 for another type) */
 	RT_BODY_OPTIONAL = 1 << 1, /* with RT_BODY: an empty body reads as {} */
-	RT_AUTH_OPTIONAL = 1 << 2, /* ROLE_ANYONE, but a token given is checked */
+	/*
+	 * Callable without a token too; a token given is checked, and its role
+	 * must then be one of the route's roles (any, with ROLE_ANYONE).
+	 */
+	RT_AUTH_OPTIONAL = 1 << 2,
 	RT_IDEMPOTENT = 1 << 3,    /* POST that requires an Idempotency-Key */
 	/*
 	 * With RT_BODY: the handler has checks of its own (formats, fields
@@ -36,6 +40,19 @@ enum {
 	 * every problem at once. Without it the pipeline answers 422 itself.
 	 */
 	RT_BODY_MORE = 1 << 4,
+};
+
+/*
+ * What a caller sees of the objects a route reads or changes, declared per
+ * route and made concrete once per request by the pipeline (struct
+ * req_scope in request.h). The default, 0, is the narrowest.
+ */
+enum route_scope {
+	SCOPE_OWN = 0,   /* an artist sees their own objects (and open programs), a
+	                  * caller without a token only what is public, the other
+	                  * roles every object */
+	SCOPE_ALL,       /* every object: routes that only staff, finance or admins call */
+	SCOPE_LEDGER,    /* admins every object, finance the ledger's entities only */
 };
 
 #define ROUTER_MAX_PARAMS 4
@@ -57,6 +74,7 @@ struct route {
 	 * that take none), NULL on the others.
 	 */
 	const struct jv_schema *body;
+	enum route_scope scope;
 };
 
 struct route_match {

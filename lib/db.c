@@ -36,7 +36,8 @@ struct db_job {
 	int64_t enqueued_us;
 	db_row_fn *rows;       /* DB_STREAM: gets the last statement's rows */
 	struct db_conn *conn;  /* while running */
-	struct db_stmt guard;  /* sql NULL: none */
+	struct db_stmt guards[DB_GUARDS_MAX];
+	int nguards, guards_passed;
 	enum db_guard guard_state;
 	char sqlstate[6];
 	char *errmsg;
@@ -197,7 +198,8 @@ db_job_free(struct db_job *job)
 	for (i = 0; i < job->nafter; i++)
 		stmt_clear(&job->after[i]);
 	free(job->after);
-	stmt_clear(&job->guard);
+	for (i = 0; i < job->nguards; i++)
+		stmt_clear(&job->guards[i]);
 	job_clear_error(job);
 	free(job);
 }
@@ -252,11 +254,12 @@ db_job_add_after(struct db_job *job, const char *sql, int nparams, ...)
 }
 
 void
-db_job_set_guard(struct db_job *job, const char *sql, int nparams,
+db_job_add_guard(struct db_job *job, const char *sql, int nparams,
     const char *const *params)
 {
-	stmt_clear(&job->guard);
-	stmt_fill(&job->guard, NULL, sql, nparams, params);
+	if (job->nguards == DB_GUARDS_MAX)
+		fb_fatal("db_job_add_guard: more than %d guards", DB_GUARDS_MAX);
+	stmt_fill(&job->guards[job->nguards++], NULL, sql, nparams, params);
 }
 
 enum db_guard
@@ -351,6 +354,7 @@ job_rewind(struct db_job *job)
 	}
 	job_clear_after(job);
 	job->guard_state = DB_GUARD_UNKNOWN;
+	job->guards_passed = 0;
 	job_clear_error(job);
 }
 
@@ -855,9 +859,13 @@ conn_send_flight(struct db_conn *c)
 		if (!conn_send_unnamed(c, W_BEGIN, 0, "BEGIN", 0, NULL))
 			return;
 	}
-	if (job->guard.sql != NULL && c->sent == 0 && c->flights_done == 0 &&
-	    !conn_send_stmt(c, W_GUARD, 0, &job->guard))
-		return;
+	if (c->sent == 0 && c->flights_done == 0) {
+		int i;
+
+		for (i = 0; i < job->nguards; i++)
+			if (!conn_send_stmt(c, W_GUARD, i, &job->guards[i]))
+				return;
+	}
 	while (c->sent < job->nstmts && !barrier) {
 		const struct db_stmt *s = &job->stmts[c->sent];
 
@@ -1033,7 +1041,8 @@ conn_result(struct db_conn *c, struct want w, PGresult *res)
 	}
 	switch (w.kind) {
 	case W_GUARD:
-		job->guard_state = DB_GUARD_PASSED;
+		if (++job->guards_passed == job->nguards)
+			job->guard_state = DB_GUARD_PASSED;
 		break;
 	case W_COMMIT:
 		c->committed = true;

@@ -158,18 +158,20 @@ int db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
 int db_job_add_after(struct db_job *job, const char *sql, int nparams, ...);
 
 /*
- * The guard: one statement run before the job's own, inside its transaction
- * and in its first flight, whose result is not one of the job's. When it
- * fails, the whole flight is aborted and the job ends DB_SQL_ERROR with its
- * SQLSTATE, so nothing the job would have done happens (the API checks a
- * session this way in the same round trip as the request's first read).
+ * Guards: statements run before the job's own, in the order added, inside
+ * its transaction and in its first flight, whose results are not the job's.
+ * When one fails, the whole flight is aborted and the job ends DB_SQL_ERROR
+ * with its SQLSTATE, so nothing the job would have done happens (the API
+ * checks a session, and claims an Idempotency-Key, this way in the same
+ * round trip as the request's first statements). The SQLSTATE tells which.
  */
-void db_job_set_guard(struct db_job *job, const char *sql, int nparams,
+#define DB_GUARDS_MAX 4
+void db_job_add_guard(struct db_job *job, const char *sql, int nparams,
     const char *const *params);
 enum db_guard {
-	DB_GUARD_UNKNOWN = 0,  /* no guard, or it never ran (the job never did) */
-	DB_GUARD_PASSED,
-	DB_GUARD_FAILED,       /* and the job with it: DB_SQL_ERROR */
+	DB_GUARD_UNKNOWN = 0,  /* no guard, or they never all ran (the job never did) */
+	DB_GUARD_PASSED,       /* every guard */
+	DB_GUARD_FAILED,       /* one of them, and the job with it: DB_SQL_ERROR */
 };
 enum db_guard db_job_guard(struct db_job *job);
 

@@ -4,6 +4,7 @@
 #include <time.h>
 
 #include "valid.h"
+#include "vocab.h"
 
 bool
 valid_email(const char *s)
@@ -127,8 +128,7 @@ valid_rfc3339_us(const char *s, int64_t *us)
 bool
 valid_role(const char *s)
 {
-	return strcmp(s, "admin") == 0 || strcmp(s, "staff") == 0 ||
-	    strcmp(s, "finance") == 0 || strcmp(s, "artist") == 0;
+	return vocab_role_index(s) >= 0;
 }
 
 static bool

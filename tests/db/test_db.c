@@ -841,7 +841,7 @@ scenario_h(struct db_pool *pool)
 
 	scenario = "h: the guard";
 	job = db_job_new(DB_TX);
-	db_job_set_guard(job, guard, 1, no);
+	db_job_add_guard(job, guard, 1, no);
 	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "1");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
@@ -852,7 +852,7 @@ scenario_h(struct db_pool *pool)
 
 	/* without DB_TX, a guard that fails on its own */
 	job = db_job_new(0);
-	db_job_set_guard(job, "SELECT 1/0", 0, NULL);
+	db_job_add_guard(job, "SELECT 1/0", 0, NULL);
 	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "2");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
@@ -862,7 +862,7 @@ scenario_h(struct db_pool *pool)
 
 	/* a guard that passes is not one of the job's results */
 	job = db_job_new(DB_TX);
-	db_job_set_guard(job, guard, 1, yes);
+	db_job_add_guard(job, guard, 1, yes);
 	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", 1, "3");
 	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.h", 0);
 	o = run(pool, job);
@@ -876,7 +876,7 @@ scenario_h(struct db_pool *pool)
 	/* it runs in the first flight only, however many the job has */
 	calls = admin_int("SELECT last_value FROM db_tests.h_calls");
 	job = db_job_new(DB_TX);
-	db_job_set_guard(job, guard, 1, yes);
+	db_job_add_guard(job, guard, 1, yes);
 	db_job_add(job, step_ok, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", 1, "4");
 	db_job_add(job, step_ok, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", 1, "5");
 	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.h", 0);
@@ -886,6 +886,38 @@ scenario_h(struct db_pool *pool)
 	CHECK_INT(o->nres, 3);
 	CHECK_STR(o->res[2].first, "3");
 	CHECK_INT(admin_int("SELECT last_value FROM db_tests.h_calls") - calls, 1);
+
+	/* two guards: both run, in order; the second failing fails the job */
+	calls = admin_int("SELECT last_value FROM db_tests.h_calls");
+	job = db_job_new(DB_TX);
+	db_job_add_guard(job, guard, 1, yes);
+	db_job_add_guard(job, "SELECT 1/0", 0, NULL);
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "7");
+	o = run(pool, job);
+	CHECK(o->st == DB_SQL_ERROR);
+	CHECK(o->guard == DB_GUARD_FAILED);
+	CHECK_STR(o->sqlstate, "22012");
+	CHECK_INT(admin_int("SELECT count(*) FROM db_tests.h WHERE id = 7"), 0);
+	CHECK_INT(admin_int("SELECT last_value FROM db_tests.h_calls") - calls, 1);
+	/* the first failing: the second never runs */
+	job = db_job_new(DB_TX);
+	db_job_add_guard(job, guard, 1, no);
+	db_job_add_guard(job, guard, 1, yes);
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "7");
+	o = run(pool, job);
+	CHECK(o->guard == DB_GUARD_FAILED);
+	CHECK_STR(o->sqlstate, "FB401");
+	CHECK_INT(admin_int("SELECT last_value FROM db_tests.h_calls") - calls, 2);
+	/* both passing: passed */
+	job = db_job_new(DB_TX);
+	db_job_add_guard(job, guard, 1, yes);
+	db_job_add_guard(job, guard, 1, yes);
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "7");
+	o = run(pool, job);
+	CHECK(o->st == DB_OK);
+	CHECK(o->guard == DB_GUARD_PASSED);
+	CHECK_INT(admin_int("SELECT last_value FROM db_tests.h_calls") - calls, 4);
+	CHECK_INT(admin_int("SELECT count(*) FROM db_tests.h WHERE id = 7"), 1);
 
 	/* no guard: unknown */
 	job = db_job_new(0);
@@ -898,10 +930,10 @@ scenario_h(struct db_pool *pool)
 	 * A guard that cannot even be prepared (its function is missing: a
 	 * database not migrated yet) fails the job all the same, and must say so:
 	 * the API restarts a request whose guard failed, and answers with the
-	 * failure of one whose guard never ran (api/http.c, req_db_done).
+	 * failure of one whose guard never ran (api/pipeline.c, req_db_done).
 	 */
 	job = db_job_new(DB_TX);
-	db_job_set_guard(job, "SELECT db_tests.no_such_guard($1)", 1, yes);
+	db_job_add_guard(job, "SELECT db_tests.no_such_guard($1)", 1, yes);
 	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "6");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);

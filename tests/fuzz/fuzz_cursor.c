@@ -19,8 +19,8 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "handlers.h"
-#include "http.h"
+#include "list.h"
+#include "pipeline.h"
 #include "jsonv.h"
 #include "fuzz.h"
 

@@ -25,7 +25,7 @@
  */
 #include "fb.h"
 
-#include "handlers.h"
+#include "routes.h"
 #include "jsonv.h"
 #include "fuzz.h"
 

@@ -25,7 +25,7 @@
 
 #include <event2/http.h>
 
-#include "handlers.h"
+#include "routes.h"
 #include "router.h"
 #include "fuzz.h"
 

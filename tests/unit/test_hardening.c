@@ -3,7 +3,7 @@
  * to the client's 4xx or a retryable 503, never to 500. */
 #include "fb.h"
 
-#include "http.h"
+#include "pipeline.h"
 #include "router.h"
 #include "unit.h"
 #include "valid.h"
@@ -11,8 +11,8 @@
 static void h(struct reqctx *rc) { FB_UNUSED(rc); }
 
 static const struct route table[] = {
-	{ M_GET, "/v1/me",        ROLE_ANY, 0, h, NULL },
-	{ M_GET, "/v1/items/:id", ROLE_ANY, 0, h, NULL },
+	{ M_GET, "/v1/me",        ROLE_ANY, 0, h, NULL, SCOPE_OWN },
+	{ M_GET, "/v1/items/:id", ROLE_ANY, 0, h, NULL, SCOPE_OWN },
 };
 
 static int

@@ -2,7 +2,7 @@
 #include "fb.h"
 
 #include "currency.h"
-#include "http.h"
+#include "pipeline.h"
 #include "jsonv.h"
 #include "valid.h"
 #include "unit.h"

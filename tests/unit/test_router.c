@@ -2,18 +2,18 @@
  * the real route table's invariants. */
 #include "fb.h"
 
-#include "handlers.h"
+#include "routes.h"
 #include "router.h"
 #include "unit.h"
 
 static void h(struct reqctx *rc) { FB_UNUSED(rc); }
 
 static const struct route table[] = {
-	{ M_GET,    "/healthz",              ROLE_ANYONE, 0, h, NULL },
-	{ M_DELETE, "/v1/sessions/current",  ROLE_ANY,    0, h, NULL },
-	{ M_GET,    "/v1/items/:id",         ROLE_ANY,    0, h, NULL },
-	{ M_PATCH,  "/v1/items/:id",         ROLE_ADMIN,  0, h, NULL },
-	{ M_POST,   "/v1/items/:id/sub/:sid", ROLE_ADMIN, 0, h, NULL },
+	{ M_GET,    "/healthz",              ROLE_ANYONE, 0, h, NULL, SCOPE_OWN },
+	{ M_DELETE, "/v1/sessions/current",  ROLE_ANY,    0, h, NULL, SCOPE_OWN },
+	{ M_GET,    "/v1/items/:id",         ROLE_ANY,    0, h, NULL, SCOPE_OWN },
+	{ M_PATCH,  "/v1/items/:id",         ROLE_ADMIN,  0, h, NULL, SCOPE_OWN },
+	{ M_POST,   "/v1/items/:id/sub/:sid", ROLE_ADMIN, 0, h, NULL, SCOPE_OWN },
 };
 
 static int

@@ -19,7 +19,7 @@
 #include <limits.h>
 #include <stdarg.h>
 
-#include "handlers.h"
+#include "routes.h"
 #include "jsonv.h"
 #include "unit.h"
 
@@ -380,6 +380,12 @@ table_invariants(const struct route *table, int n)
 		    "RT_BODY and a body schema go together");
 		expect(!(r->flags & (RT_BODY_OPTIONAL | RT_BODY_MORE)) || (r->flags & RT_BODY),
 		    where, "RT_BODY_OPTIONAL and RT_BODY_MORE need RT_BODY");
+		/* scopes fail closed: whoever may see only their own never gets all */
+		expect(r->scope != SCOPE_ALL || (r->roles != ROLE_ANYONE &&
+		    !(r->roles & ROLE_ARTIST) && !(r->flags & RT_AUTH_OPTIONAL)), where,
+		    "a route artists or anonymous callers reach is not SCOPE_ALL");
+		expect(r->scope != SCOPE_LEDGER || (r->roles & ~(ROLE_ADMIN | ROLE_FINANCE)) == 0,
+		    where, "SCOPE_LEDGER is for admin and finance routes");
 	}
 }
 

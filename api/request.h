@@ -1,7 +1,7 @@
 /*
- * http.h: the request context and the only ways a request is answered.
+ * request.h: the request context and the only ways a request is answered.
  *
- * A reqctx is created for each request the router accepts and lives until
+ * A reqctx is created for each request the pipeline (pipeline.h) accepts and lives until
  * its single reply: it owns an arena for everything the handler allocates,
  * the request id, the authenticated user, the parsed body and query, and a
  * count of pending asynchronous work. Handlers end by calling exactly one
@@ -11,8 +11,8 @@
  * its connection; the reply still runs (and frees the request) once pending
  * work ends, so nothing is used after free and nothing leaks.
  */
-#ifndef FB_HTTP_H
-#define FB_HTTP_H
+#ifndef FB_REQUEST_H
+#define FB_REQUEST_H
 
 #include <sys/queue.h>
 
@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "arena.h"
+#include "authcache.h"
 #include "db.h"
 #include "log.h"
 #include "router.h"
@@ -31,15 +32,19 @@ struct reqctx;
 /* A continuation of a request (after CPU work, or a drained chunk). */
 typedef void req_work_fn(struct reqctx *rc);
 
-struct auth_user {
-	char id[40];
-	char session_id[40];
-	char role[16];
-	unsigned role_bit;
-	char *email;                /* arena */
-	char *display_name;         /* arena */
-	char *created_at;           /* arena */
+/*
+ * The stages a reply passes, in this order, before it is sent. Each is a hook
+ * the request carries (NULL: none): it returns false to let the reply go on,
+ * or true when it has taken the reply, and then hands it on later with
+ * reply_resume(rc, its stage, ...). This module calls them and knows nothing
+ * else of them.
+ */
+enum reply_stage {
+	REPLY_CONFIRM,      /* the pipeline: a caller known only from the session hint */
+	REPLY_STORE,        /* the Idempotency-Key layer: stored before it is sent */
+	REPLY_STAGES,
 };
+typedef bool reply_stage_fn(struct reqctx *rc, int status, struct evbuffer *buf);
 
 struct reqctx {
 	struct evhttp_request *req;
@@ -55,6 +60,19 @@ struct reqctx {
 	bool query_parsed;
 	struct auth_user user;
 	bool authed;
+	/*
+	 * What this caller sees (the route's scope for this caller, set by the
+	 * pipeline before the handler runs): every object, or only owner's
+	 * (NULL: nobody's, only what is public). Queries take both as explicit
+	 * parameters, req_scope_all() and req_scope_owner(), in the form
+	 * ($all::boolean OR x.owner = $owner::uuid), so that a parameter left
+	 * out denies instead of showing everything.
+	 */
+	struct {
+		bool all;
+		const char *owner;
+		bool ledger_only;       /* SCOPE_LEDGER as finance */
+	} scope;
 	char token_hash[65];             /* the bearer token's SHA-256, hex */
 	bool auth_hint;                  /* running as the cached caller, unconfirmed */
 	struct db_job *guarded;          /* the running job that carries the guard */
@@ -74,11 +92,14 @@ struct reqctx {
 		req_work_fn *drained;    /* waiting for the client to take a chunk */
 		struct evhttp_connection *conn;
 	} stream;
+	reply_stage_fn *stage[REPLY_STAGES];
 	void *h;                         /* the handler's own state (arena) */
 	struct {                         /* Idempotency-Key (idem.c) */
 		char *key;               /* arena; NULL without the header */
-		char hash[65];
-		bool claimed;            /* this request runs under the key */
+		char hash[65];           /* of the request */
+		char token[40];          /* this request's claim */
+		bool pending;            /* the claim has not been sent yet */
+		bool taken;              /* answered from the key's row: nothing to store */
 	} idem;
 	struct {                         /* why a step refused (req_refuse) */
 		int status;
@@ -88,13 +109,19 @@ struct reqctx {
 	} refusal;
 };
 
-/* The request entry point, given to evhttp_set_gencb with a http_listener. */
-void http_dispatch(struct evhttp_request *req, void *loop);
-
 /* ---- replies: each ends the request ---- */
 
-/* For idem.c: sends a reply whose storing under its key has finished. */
-void reply_after_store(struct reqctx *rc, int status, struct evbuffer *buf);
+/* A new request on loop, counted in flight until its reply is sent. */
+struct reqctx *request_new(struct evhttp_request *req, struct loop *loop);
+
+/* Hands on a reply the given stage took, to the stages after it and the send. */
+void reply_resume(struct reqctx *rc, enum reply_stage done, int status,
+    struct evbuffer *buf);
+/*
+ * Whether the caller is confirmed: looked up, or the guard of a job has
+ * passed (a stream's rows, or a step, may answer before its job is done).
+ */
+bool req_caller_confirmed(struct reqctx *rc);
 /* A stored reply sent again as it was (idempotent replays). */
 void reply_raw(struct reqctx *rc, int status, const char *content_type, const char *body);
 /* 2xx/3xx with a JSON body (stolen). */
@@ -148,8 +175,9 @@ void reply_stream_end(struct reqctx *rc, bool complete);
 const char *req_param(struct reqctx *rc, int i);
 /* A path capture that must be a UUID, or NULL (the caller answers 404). */
 const char *req_param_uuid(struct reqctx *rc, int i);
-/* The artist a query should limit programs to: the caller when an artist. */
-const char *req_viewer(struct reqctx *rc);
+/* The request's scope as SQL parameters: "true" or "false"; an id or NULL. */
+const char *req_scope_all(const struct reqctx *rc);
+const char *req_scope_owner(const struct reqctx *rc);
 /* A query parameter, or NULL. */
 const char *req_query(struct reqctx *rc, const char *name);
 /* A request header, or NULL. */
@@ -157,22 +185,6 @@ const char *req_header(struct reqctx *rc, const char *name);
 void req_set_header(struct reqctx *rc, const char *name, const char *value);
 bool req_header_out_missing(struct reqctx *rc, const char *name);
 
-/*
- * Submits a job; done(rc, job, st) is called exactly once: later, or at once
- * with job NULL when the pool refuses it (DB_BUSY, DB_UNAVAILABLE). Either
- * way done decides the reply; reply_db_failure() accepts a NULL job.
- */
-typedef void req_db_fn(struct reqctx *rc, struct db_job *job, enum db_status st);
-void req_db(struct reqctx *rc, struct db_job *job, req_db_fn *done);
-
-/*
- * Runs work(rc) on the hashing threads, then done(rc) on this loop. On a
- * full queue it replies 503 itself and returns -1.
- */
-int req_offload(struct reqctx *rc, req_work_fn *work, req_work_fn *done);
-
-/* The request a step callback's arg belongs to (jobs sent with req_db). */
-struct reqctx *req_of(void *step_arg);
 /*
  * Records the problem that ends the request once the job rolls back, for a
  * step callback that refuses to go on: `return req_refuse(...);` (-1).
@@ -183,17 +195,6 @@ int req_refuse(struct reqctx *rc, int status, const char *slug, json_t *ext,
 /* Whether an If-Match header value names etag (or is "*"); weak tags never do. */
 bool req_if_match(const char *header, const char *etag);
 
-/*
- * On an RT_BODY_MORE route: the problems the route's body schema found, as
- * an errors array for reply_invalid() (the caller owns it). The handler adds
- * its own checks' problems and answers 422 when there is any; a success
- * reply to a body with schema problems left untaken is a bug and aborts.
- * Calling it on another route aborts too: there the pipeline has answered.
- */
-json_t *req_body_errors(struct reqctx *rc);
-
-/* The caller's session has ended: this loop stops holding it as a hint. */
-void req_forget_session(struct reqctx *rc);
 
 /* The audit actor of this request: NULL for an anonymous caller. */
 const char *req_actor_id(struct reqctx *rc);

@@ -8,6 +8,7 @@
 #include "admin.h"
 #include "email.h"
 #include "migrate.h"
+#include "migrations.h"
 
 /* "fairbeta" in ASCII: the advisory lock key every migrator takes. */
 #define MIGRATE_LOCK_KEY "7306080799868257633"
