@@ -125,7 +125,7 @@ h_audit_list(struct reqctx *rc)
 	rc->h = q;
 	snprintf(limit1, sizeof(limit1), "%d", q->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_AUDIT_LIST, 8, etype, eid, actor, req_query(rc, "from"),
+	db_job_add(job, NULL, SQL_AUDIT_LIST, etype, eid, actor, req_query(rc, "from"),
 	    req_query(rc, "to"), cursor,
 	    types, limit1);
 	req_db(rc, job, audit_listed);

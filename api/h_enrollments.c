@@ -257,8 +257,8 @@ enroll_checked(struct db_job *job, const PGresult *res, void *arg)
 	snprintf(version, sizeof(version), "%lld", en->version);
 
 	if (en->new_account) {
-		db_job_add(job, email_pending_step, EMAIL_SQL_PENDING, 0);
-		db_job_add(job, user_inserted, SQL_INSERT_USER, 6, en->user_id, en->email,
+		db_job_add(job, email_pending_step, EMAIL_SQL_PENDING);
+		db_job_add(job, user_inserted, SQL_INSERT_USER, en->user_id, en->email,
 		    en->hash, en->display_name, en->addr->norm, en->addr->skel);
 		after = json_pack("{s:s, s:s, s:s, s:s}", "id", en->user_id, "email", en->email,
 		    "display_name", en->display_name, "role", "artist");
@@ -270,11 +270,11 @@ enroll_checked(struct db_job *job, const PGresult *res, void *arg)
 		});
 		json_decref(after);
 	}
-	db_job_add(job, NULL, SQL_USE_INVITATION, 1, invitation);
-	db_job_add(job, NULL, SQL_TAKE_SEAT, 1, program);
-	db_job_add(job, NULL, SQL_INSERT_ENROLLMENT, 5, en->id, program, en->user_id,
+	db_job_add(job, NULL, SQL_USE_INVITATION, invitation);
+	db_job_add(job, NULL, SQL_TAKE_SEAT, program);
+	db_job_add(job, NULL, SQL_INSERT_ENROLLMENT, en->id, program, en->user_id,
 	    invitation, version);
-	db_job_add(job, NULL, SQL_ACCEPT, 3, en->id, program, version);
+	db_job_add(job, NULL, SQL_ACCEPT, en->id, program, version);
 	after = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s}", "id", en->id,
 	    "program_id", program, "artist_id", en->user_id, "invitation_id", invitation,
 	    "terms_version", (json_int_t)en->version, "status", "active");
@@ -286,7 +286,7 @@ enroll_checked(struct db_job *job, const PGresult *res, void *arg)
 	outbox_add(job, "enrollment.created", program, "enrollment", en->id, after,
 	    rc->log.request_id);
 	json_decref(after);
-	en->result = db_job_add(job, NULL, SQL_GET, 3, en->id, "true", NULL);
+	en->result = db_job_add(job, NULL, SQL_GET, en->id, "true", NULL);
 	return 0;
 }
 
@@ -324,8 +324,8 @@ enroll_commit(struct reqctx *rc)
 	struct enroll *en = rc->h;
 	struct db_job *job = db_job_new(DB_TX | DB_RETRY);
 
-	db_job_add(job, NULL, SQL_LOCK, 1, en->code_hash);
-	db_job_add(job, enroll_checked, SQL_CHECK, 5, en->code_hash,
+	db_job_add(job, NULL, SQL_LOCK, en->code_hash);
+	db_job_add(job, enroll_checked, SQL_CHECK, en->code_hash,
 	    en->new_account ? NULL : en->user_id, en->new_account ? en->email : NULL,
 	    en->new_account ? en->addr->norm : NULL, en->new_account ? en->addr->skel : NULL);
 	req_db_any(rc, job, enrolled);
@@ -411,7 +411,7 @@ h_enrollment_create(struct reqctx *rc)
 	en->password = arena_strdup(rc->arena, jv_str(b, "password"));
 	en->display_name = arena_strdup(rc->arena, jv_str(b, "display_name"));
 	job = db_job_new(0);
-	db_job_add(job, precheck_step, SQL_CHECK, 5, en->code_hash, NULL, en->email,
+	db_job_add(job, precheck_step, SQL_CHECK, en->code_hash, NULL, en->email,
 	    addr->norm, addr->skel);
 	req_db(rc, job, prechecked);
 }
@@ -448,8 +448,8 @@ h_enrollment_get(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, enrollment_found, SQL_GET, 3, id, req_scope_all(rc), req_scope_owner(rc));
-	db_job_add(job, NULL, SQL_ACCEPTANCES, 1, id);
+	db_job_add(job, enrollment_found, SQL_GET, id, req_scope_all(rc), req_scope_owner(rc));
+	db_job_add(job, NULL, SQL_ACCEPTANCES, id);
 	req_db(rc, job, enrollment_read);
 }
 
@@ -484,8 +484,8 @@ accept_locked(struct db_job *job, const PGresult *res, void *arg)
 		    "version %lld of the terms is the latest; read and accept it", latest);
 	if (en->version != current) {
 		snprintf(version, sizeof(version), "%lld", en->version);
-		db_job_add(job, NULL, SQL_UPDATE_TERMS, 2, en->id, version);
-		db_job_add(job, NULL, SQL_ACCEPT, 3, en->id, PQgetvalue(res, 0, 1), version);
+		db_job_add(job, NULL, SQL_UPDATE_TERMS, en->id, version);
+		db_job_add(job, NULL, SQL_ACCEPT, en->id, PQgetvalue(res, 0, 1), version);
 		before = json_pack("{s:I}", "terms_version", (json_int_t)current);
 		after = json_pack("{s:I}", "terms_version", (json_int_t)en->version);
 		audit_add(job, &(struct audit_entry){
@@ -497,7 +497,7 @@ accept_locked(struct db_job *job, const PGresult *res, void *arg)
 		json_decref(before);
 		json_decref(after);
 	}
-	en->result = db_job_add(job, NULL, SQL_GET, 3, en->id, "true", NULL);
+	en->result = db_job_add(job, NULL, SQL_GET, en->id, "true", NULL);
 	return 0;
 }
 
@@ -511,8 +511,8 @@ withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (enrollment_changeable(rc, res) != 0)
 		return -1;
-	db_job_add(job, NULL, SQL_WITHDRAW, 2, en->id, reason);
-	db_job_add(job, NULL, SQL_FREE_SEAT, 1, PQgetvalue(res, 0, 1));
+	db_job_add(job, NULL, SQL_WITHDRAW, en->id, reason);
+	db_job_add(job, NULL, SQL_FREE_SEAT, PQgetvalue(res, 0, 1));
 	after = json_pack("{s:s, s:s?}", "status", "withdrawn", "reason", reason);
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
@@ -520,7 +520,7 @@ withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
 		.entity_id = en->id, .after = after, .request_id = rc->log.request_id,
 	});
 	json_decref(after);
-	en->result = db_job_add(job, NULL, SQL_GET, 3, en->id, "true", NULL);
+	en->result = db_job_add(job, NULL, SQL_GET, en->id, "true", NULL);
 	return 0;
 }
 
@@ -549,7 +549,7 @@ enrollment_change(struct reqctx *rc, db_step_fn *locked)
 	en->version = jv_int(rc->body, "version", 0);
 	rc->h = en;
 	job = db_job_new(DB_TX);
-	db_job_add(job, locked, SQL_LOCK_ENROLLMENT, 3, id, req_scope_all(rc),
+	db_job_add(job, locked, SQL_LOCK_ENROLLMENT, id, req_scope_all(rc),
 	    req_scope_owner(rc));
 	req_db(rc, job, enrollment_changed);
 }
@@ -598,11 +598,11 @@ enrollment_list(struct reqctx *rc, const char *program, const char *artist)
 	snprintf(limit1, sizeof(limit1), "%d", en->limit + 1);
 	job = db_job_new(0);
 	if (program != NULL) {
-		db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, 1, program);
-		en->result = db_job_add(job, NULL, SQL_LIST_PROGRAM, 4, program, status,
+		db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, program);
+		en->result = db_job_add(job, NULL, SQL_LIST_PROGRAM, program, status,
 		    cursor, limit1);
 	} else {
-		en->result = db_job_add(job, NULL, SQL_LIST_ARTIST, 4, artist, status,
+		en->result = db_job_add(job, NULL, SQL_LIST_ARTIST, artist, status,
 		    cursor, limit1);
 	}
 	req_db(rc, job, enrollments_listed);

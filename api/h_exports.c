@@ -196,9 +196,9 @@ h_export_ledger(struct reqctx *rc)
 	rc->h = x;
 	/* the client, not a timer, decides how long a large export takes */
 	job = db_job_new(DB_TX);
-	db_job_add(job, program_step_found, "SELECT 1 FROM programs WHERE id = $1", 1, program);
-	db_job_add(job, NULL, SQL_NO_TIMEOUT, 0);
-	db_job_add(job, NULL, SQL_ROWS, 3, program, from, to);
+	db_job_add(job, program_step_found, "SELECT 1 FROM programs WHERE id = $1", program);
+	db_job_add(job, NULL, SQL_NO_TIMEOUT);
+	db_job_add(job, NULL, SQL_ROWS, program, from, to);
 	db_job_set_rows(job, export_row);
 	req_db_any(rc, job, export_done);
 }

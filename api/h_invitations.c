@@ -154,8 +154,8 @@ h_invitation_create(struct reqctx *rc)
 	crypto_uuid_new(id);
 	rc->h = inv;
 	job = db_job_new(DB_TX);
-	db_job_add(job, program_step_changeable, SQL_PROGRAM_OPEN_FOR_INVITES, 1, program);
-	inv->result = db_job_add(job, invitation_inserted, SQL_INSERT, 7, id, program, hash,
+	db_job_add(job, program_step_changeable, SQL_PROGRAM_OPEN_FOR_INVITES, program);
+	inv->result = db_job_add(job, invitation_inserted, SQL_INSERT, id, program, hash,
 	    email, arena_printf(rc->arena, "%lld", jv_int(b, "max_uses", 1)), expires,
 	    rc->user.id);
 	req_db(rc, job, invitation_created);
@@ -195,8 +195,8 @@ h_invitation_list(struct reqctx *rc)
 	rc->h = inv;
 	snprintf(limit1, sizeof(limit1), "%d", inv->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, 1, program);
-	db_job_add(job, NULL, SQL_LIST, 3, program, cursor, limit1);
+	db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, program);
+	db_job_add(job, NULL, SQL_LIST, program, cursor, limit1);
 	req_db(rc, job, invitations_listed);
 }
 
@@ -233,7 +233,7 @@ h_invitation_revoke(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(DB_TX);
-	db_job_add(job, invitation_locked, SQL_LOCK, 1, id);
-	db_job_add(job, invitation_updated, SQL_REVOKE, 1, id);
+	db_job_add(job, invitation_locked, SQL_LOCK, id);
+	db_job_add(job, invitation_updated, SQL_REVOKE, id);
 	req_db(rc, job, invitation_revoked);
 }

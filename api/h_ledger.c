@@ -155,7 +155,7 @@ posted(struct db_job *job, const PGresult *res, void *arg)
 		});
 		json_decref(after);
 	}
-	p->result = db_job_add_after(job, SQL_TX_BY_ID_OR_KEY, 2, p->id, p->effect_key);
+	p->result = db_job_add_after(job, SQL_TX_BY_ID_OR_KEY, p->id, p->effect_key);
 	return 0;
 }
 
@@ -182,7 +182,7 @@ posting_submit(struct reqctx *rc, struct posting *p, struct db_job *job)
 		.entity_id = p->id, .after = after, .request_id = rc->log.request_id,
 	}, p->id);
 	json_decref(after);
-	p->result = db_job_add_after(job, SQL_TX_BY_ID_OR_KEY, 2, p->id, p->effect_key);
+	p->result = db_job_add_after(job, SQL_TX_BY_ID_OR_KEY, p->id, p->effect_key);
 	req_db_any(rc, job, posting_done);
 }
 
@@ -228,7 +228,7 @@ h_ledger_fund(struct reqctx *rc)
 	p = posting_new(rc, "ledger.fund");
 	snprintf(amount, sizeof(amount), "%lld", jv_int(rc->body, "amount_minor", 0));
 	job = db_job_new(DB_TX | DB_RETRY);
-	p->posting = db_job_add(job, NULL, SQL_FUND, 7, p->id, memo ? memo : "", amount,
+	p->posting = db_job_add(job, NULL, SQL_FUND, p->id, memo ? memo : "", amount,
 	    rc->user.id, rc->log.request_id, p->effect_key, program);
 	posting_submit(rc, p, job);
 }
@@ -284,7 +284,7 @@ h_ledger_adjust(struct reqctx *rc)
 	amounts = arena_printf(rc->arena, "%s}", amounts);
 	p = posting_new(rc, "ledger.adjust");
 	job = db_job_new(DB_TX | DB_RETRY);
-	p->posting = db_job_add(job, NULL, SQL_ADJUST, 8, p->id, memo ? memo : "", accounts,
+	p->posting = db_job_add(job, NULL, SQL_ADJUST, p->id, memo ? memo : "", accounts,
 	    amounts, rc->user.id, rc->log.request_id, p->effect_key, program);
 	posting_submit(rc, p, job);
 }
@@ -318,7 +318,7 @@ to_reverse(struct db_job *job, const PGresult *res, void *arg)
 	if (strcmp(kind, "payout") == 0 || strcmp(kind, "payout_failed") == 0)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "payouts are undone by marking the payout item failed");
-	db_job_add(job, reversal_posted, SQL_REVERSE, 8, p->id, PQgetvalue(res, 0, 0),
+	db_job_add(job, reversal_posted, SQL_REVERSE, p->id, PQgetvalue(res, 0, 0),
 	    memo ? memo : arena_printf(rc->arena, "reversal of %s", req_param(rc, 0)),
 	    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), rc->user.id, rc->log.request_id,
 	    req_param(rc, 0));
@@ -337,7 +337,7 @@ h_ledger_reverse(struct reqctx *rc)
 	}
 	posting_new(rc, "ledger.reverse");
 	job = db_job_new(DB_TX | DB_RETRY);
-	db_job_add(job, to_reverse, SQL_TO_REVERSE, 1, id);
+	db_job_add(job, to_reverse, SQL_TO_REVERSE, id);
 	req_db_any(rc, job, posting_done);
 }
 
@@ -385,7 +385,7 @@ h_ledger_accounts(struct reqctx *rc)
 		return;
 	snprintf(limit1, sizeof(limit1), "%d", p->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_ACCOUNTS, 3, req_query(rc, "program_id"), cursor, limit1);
+	db_job_add(job, NULL, SQL_ACCOUNTS, req_query(rc, "program_id"), cursor, limit1);
 	req_db(rc, job, listed);
 }
 
@@ -449,7 +449,7 @@ h_ledger_transaction_get(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_TX_GET, 1, id);
+	db_job_add(job, NULL, SQL_TX_GET, id);
 	req_db(rc, job, transaction_read);
 }
 
@@ -464,7 +464,7 @@ h_my_balance(struct reqctx *rc)
 {
 	struct db_job *job = db_job_new(0);
 
-	db_job_add(job, NULL, SQL_BALANCE, 1, rc->user.id);
+	db_job_add(job, NULL, SQL_BALANCE, rc->user.id);
 	req_db(rc, job, balance_read);
 }
 

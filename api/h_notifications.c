@@ -114,7 +114,7 @@ h_prefs_get(struct reqctx *rc)
 	struct notif *n = notif_new(rc);
 	struct db_job *job = db_job_new(0);
 
-	n->result = db_job_add(job, NULL, SQL_PREFS, 1, rc->user.id);
+	n->result = db_job_add(job, NULL, SQL_PREFS, rc->user.id);
 	req_db(rc, job, prefs_read);
 }
 
@@ -150,14 +150,14 @@ h_prefs_put(struct reqctx *rc)
 	json_decref(errors);
 	n = notif_new(rc);
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, SQL_PREF_SET, 3, rc->user.id, arena_printf(rc->arena, "%s}", keys),
+	db_job_add(job, NULL, SQL_PREF_SET, rc->user.id, arena_printf(rc->arena, "%s}", keys),
 	    arena_printf(rc->arena, "%s}", vals));
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
 		.action = "notification_preferences.update", .entity_type = "user",
 		.entity_id = rc->user.id, .after = rc->body, .request_id = rc->log.request_id,
 	});
-	n->result = db_job_add(job, NULL, SQL_PREFS, 1, rc->user.id);
+	n->result = db_job_add(job, NULL, SQL_PREFS, rc->user.id);
 	req_db(rc, job, prefs_read);
 }
 
@@ -236,7 +236,7 @@ h_webhook_create(struct reqctx *rc)
 	sodium_memzero(key, sizeof(key));
 	crypto_uuid_new(id);
 	job = db_job_new(DB_TX);
-	db_job_add(job, webhook_inserted, SQL_WEBHOOK_INSERT, 6, id, url,
+	db_job_add(job, webhook_inserted, SQL_WEBHOOK_INSERT, id, url,
 	    arena_printf(rc->arena, "%s}", list), n->secret, rc->user.id, program);
 	req_db(rc, job, webhook_created);
 }
@@ -291,8 +291,8 @@ h_deliveries_list(struct reqctx *rc)
 	json_decref(errors);
 	snprintf(limit1, sizeof(limit1), "%d", n->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, webhook_found, SQL_WEBHOOK_EXISTS, 1, id);
-	db_job_add(job, NULL, SQL_DELIVERIES, 4, id, status, cursor, limit1);
+	db_job_add(job, webhook_found, SQL_WEBHOOK_EXISTS, id);
+	db_job_add(job, NULL, SQL_DELIVERIES, id, status, cursor, limit1);
 	req_db(rc, job, deliveries_listed);
 }
 
@@ -311,8 +311,8 @@ delivery_locked(struct db_job *job, const PGresult *res, void *arg)
 	if (strcmp(PQgetvalue(res, 0, 0), "dead") != 0)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "only a dead delivery is retried; this one is %s", PQgetvalue(res, 0, 0));
-	db_job_add(job, NULL, SQL_DELIVERY_RETRY, 1, d);
-	db_job_add(job, NULL, SQL_NOTIFY, 0);
+	db_job_add(job, NULL, SQL_DELIVERY_RETRY, d);
+	db_job_add(job, NULL, SQL_NOTIFY);
 	after = json_pack("{s:s}", "status", "pending");
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
@@ -320,7 +320,7 @@ delivery_locked(struct db_job *job, const PGresult *res, void *arg)
 		.after = after, .request_id = rc->log.request_id,
 	});
 	json_decref(after);
-	n->result = db_job_add(job, NULL, SQL_DELIVERY_GET, 1, d);
+	n->result = db_job_add(job, NULL, SQL_DELIVERY_GET, d);
 	return 0;
 }
 
@@ -344,6 +344,6 @@ h_delivery_retry(struct reqctx *rc)
 	}
 	notif_new(rc);
 	job = db_job_new(DB_TX);
-	db_job_add(job, delivery_locked, SQL_DELIVERY_LOCK, 2, id, d);
+	db_job_add(job, delivery_locked, SQL_DELIVERY_LOCK, id, d);
 	req_db(rc, job, delivery_retried);
 }

@@ -52,7 +52,7 @@ h_readyz(struct reqctx *rc)
 {
 	struct db_job *job = db_job_new(0);
 
-	db_job_add(job, NULL, MIGRATE_SELECT, 0);
+	db_job_add(job, NULL, MIGRATE_SELECT);
 	req_db_any(rc, job, readyz_done);
 }
 
@@ -92,6 +92,6 @@ h_metrics(struct reqctx *rc)
 {
 	struct db_job *job = db_job_new(0);
 
-	db_job_add(job, NULL, SQL_BACKLOG, 0);
+	db_job_add(job, NULL, SQL_BACKLOG);
 	req_db_any(rc, job, metrics_done);
 }

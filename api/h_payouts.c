@@ -213,10 +213,10 @@ draft_program_locked(struct db_job *job, const PGresult *res, void *arg)
 		return req_refuse(rc, 404, "not-found", NULL, "no such program");
 	if (PQgetisnull(res, 0, 1)) {    /* not drafted under this key before */
 		snprintf(min, sizeof(min), "%lld", jv_int(rc->body, "min_amount_minor", 1));
-		db_job_add(job, drafted, SQL_DRAFT, 6, p->id, req_param(rc, 0), min,
+		db_job_add(job, drafted, SQL_DRAFT, p->id, req_param(rc, 0), min,
 		    PQgetvalue(res, 0, 0), rc->user.id, p->effect_key);
 	}
-	p->result = db_job_add(job, NULL, SQL_BATCH, 2, p->id, p->effect_key);
+	p->result = db_job_add(job, NULL, SQL_BATCH, p->id, p->effect_key);
 	return 0;
 }
 
@@ -234,7 +234,7 @@ h_payout_draft(struct reqctx *rc)
 	p = payout_new(rc, NULL);
 	p->status = 201;
 	job = db_job_new(DB_TX | DB_RETRY);
-	db_job_add(job, draft_program_locked, SQL_PROGRAM_LOCK, 2, program, p->effect_key);
+	db_job_add(job, draft_program_locked, SQL_PROGRAM_LOCK, program, p->effect_key);
 	req_db_any(rc, job, payout_done);
 }
 
@@ -263,7 +263,7 @@ h_payout_get(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_BATCH, 2, id, NULL);
+	db_job_add(job, NULL, SQL_BATCH, id, NULL);
 	req_db(rc, job, batch_read);
 }
 
@@ -286,12 +286,12 @@ cash_locked(struct db_job *job, const PGresult *res, void *arg)
 		    "the program has %lld in cash and the batch needs %lld; fund it first",
 		    cash, p->total);
 	}
-	db_job_add(job, NULL, SQL_POST_ITEMS, 3, p->id, rc->user.id, rc->log.request_id);
-	db_job_add(job, NULL, SQL_APPROVED, 2, p->id, rc->user.id);
+	db_job_add(job, NULL, SQL_POST_ITEMS, p->id, rc->user.id, rc->log.request_id);
+	db_job_add(job, NULL, SQL_APPROVED, p->id, rc->user.id);
 	outbox_add(job, "payout.approved", p->program, "payout_batch", p->id, after,
 	    rc->log.request_id);
 	payout_audit(rc, job, "payout.approve", "payout_batch", p->id, after);
-	p->result = db_job_add(job, NULL, SQL_BATCH, 2, p->id, NULL);
+	p->result = db_job_add(job, NULL, SQL_BATCH, p->id, NULL);
 	return 0;
 }
 
@@ -314,7 +314,7 @@ approve_locked(struct db_job *job, const PGresult *res, void *arg)
 	p->approved = json_pack("{s:s, s:s, s:o, s:o}", "batch_id", p->id,
 	    "program_id", p->program, "total_minor", repr_int(res, 0, 3),
 	    "items", repr_int(res, 0, 4));
-	db_job_add(job, cash_locked, SQL_CASH_LOCK, 2, p->id, p->program);
+	db_job_add(job, cash_locked, SQL_CASH_LOCK, p->id, p->program);
 	return 0;
 }
 
@@ -331,7 +331,7 @@ h_payout_approve(struct reqctx *rc)
 	}
 	p = payout_new(rc, id);
 	job = db_job_new(DB_TX | DB_RETRY);
-	db_job_add(job, approve_locked, SQL_APPROVE_LOCK, 2, p->id, rc->user.id);
+	db_job_add(job, approve_locked, SQL_APPROVE_LOCK, p->id, rc->user.id);
 	req_db_any(rc, job, payout_done);
 }
 
@@ -353,9 +353,9 @@ item_locked(struct db_job *job, const PGresult *res, void *arg)
 	    (strcmp(status, "posted") != 0 && strcmp(status, "paid") != 0))
 		return req_refuse(rc, 409, "conflict", NULL, "the item is %s", status);
 	if (paid)
-		db_job_add(job, NULL, SQL_ITEM_PAID, 2, p->item, jv_str(rc->body, "external_ref"));
+		db_job_add(job, NULL, SQL_ITEM_PAID, p->item, jv_str(rc->body, "external_ref"));
 	else
-		db_job_add(job, NULL, SQL_ITEM_FAILED, 5, p->item, jv_str(rc->body, "reason"),
+		db_job_add(job, NULL, SQL_ITEM_FAILED, p->item, jv_str(rc->body, "reason"),
 		    PQgetvalue(res, 0, 1), rc->user.id, rc->log.request_id);
 	after = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:s?}", "batch_id", p->id,
 	    "item_id", p->item, "program_id", PQgetvalue(res, 0, 1),
@@ -366,7 +366,7 @@ item_locked(struct db_job *job, const PGresult *res, void *arg)
 	    rc->log.request_id);
 	payout_audit(rc, job, paid ? "payout.item_paid" : "payout.item_failed", "payout_item",
 	    p->item, after);
-	p->result = db_job_add(job, NULL, SQL_ITEM, 1, p->item);
+	p->result = db_job_add(job, NULL, SQL_ITEM, p->item);
 	return 0;
 }
 
@@ -384,7 +384,7 @@ item_change(struct reqctx *rc)
 	p = payout_new(rc, batch);
 	p->item = item;
 	job = db_job_new(DB_TX | DB_RETRY);
-	db_job_add(job, item_locked, SQL_ITEM_LOCK, 2, p->id, item);
+	db_job_add(job, item_locked, SQL_ITEM_LOCK, p->id, item);
 	req_db_any(rc, job, payout_done);
 }
 
@@ -458,7 +458,7 @@ h_export_payout_batch(struct reqctx *rc)
 	}
 	json_decref(errors);
 	job = db_job_new(DB_TX);     /* one snapshot for the check and the rows */
-	db_job_add(job, batch_exists, "SELECT 1 FROM payout_batches WHERE id = $1", 1, id);
-	db_job_add(job, NULL, SQL_EXPORT, 1, id);
+	db_job_add(job, batch_exists, "SELECT 1 FROM payout_batches WHERE id = $1", id);
+	db_job_add(job, NULL, SQL_EXPORT, id);
 	req_db(rc, job, batch_exported);
 }

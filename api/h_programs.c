@@ -223,7 +223,7 @@ h_program_create(struct reqctx *rc)
 	sharing = jv_str(b, "sharing");
 	crypto_uuid_new(id);
 	job = db_job_new(DB_TX);
-	db_job_add(job, program_inserted, SQL_INSERT, 11, id, slug, jv_str(b, "name"),
+	db_job_add(job, program_inserted, SQL_INSERT, id, slug, jv_str(b, "name"),
 	    desc ? desc : "", currency, int_text(rc, b, "capacity"),
 	    int_text(rc, b, "review_sla_hours"), sharing ? sharing : "after_review",
 	    bool_text(b, "public_transparency") ? bool_text(b, "public_transparency") : "true",
@@ -268,7 +268,7 @@ h_program_list(struct reqctx *rc)
 	rc->h = q;
 	snprintf(limit1, sizeof(limit1), "%d", q->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_LIST, 5, status, req_scope_all(rc), req_scope_owner(rc), cursor,
+	db_job_add(job, NULL, SQL_LIST, status, req_scope_all(rc), req_scope_owner(rc), cursor,
 	    limit1);
 	req_db(rc, job, programs_listed);
 }
@@ -300,7 +300,7 @@ h_program_get(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_GET, 3, id, req_scope_all(rc), req_scope_owner(rc));
+	db_job_add(job, NULL, SQL_GET, id, req_scope_all(rc), req_scope_owner(rc));
 	req_db(rc, job, program_read);
 }
 
@@ -387,12 +387,12 @@ program_locked(struct db_job *job, const PGresult *res, void *arg)
 	if (to != NULL && strcmp(to, "open") == 0) {
 		json_t *cur = repr_json(res, 0, 9);
 
-		db_job_add(job, program_step_ready, SQL_READINESS, 2, pp->id,
+		db_job_add(job, program_step_ready, SQL_READINESS, pp->id,
 		    kinds ? kinds : kinds_literal(rc, cur));
 		json_decref(cur);
 	}
 	pp->before = repr_program(res, 0);
-	pp->result = db_job_add(job, program_updated, SQL_UPDATE, 9, pp->id, pp->name,
+	pp->result = db_job_add(job, program_updated, SQL_UPDATE, pp->id, pp->name,
 	    pp->description, pp->capacity, pp->review_sla_hours, pp->sharing,
 	    pp->public_transparency, kinds, to);
 	return 0;
@@ -457,6 +457,6 @@ h_program_patch(struct reqctx *rc)
 	rc->h = pp;
 
 	job = db_job_new(DB_TX);
-	db_job_add(job, program_locked, SQL_LOCK, 1, id);
+	db_job_add(job, program_locked, SQL_LOCK, id);
 	req_db(rc, job, program_patched);
 }

@@ -232,8 +232,8 @@ h_queue_claim(struct reqctx *rc)
 	review_new(rc, NULL);
 	snprintf(lease, sizeof(lease), "%ld", rc->loop->srv->cfg->claim_lease_s);
 	job = db_job_new(DB_TX);
-	db_job_add(job, program_step_found, SQL_PROGRAM, 1, program);
-	db_job_add(job, claimed, SQL_CLAIM, 4, program, k ? text_array(rc, k) : NULL,
+	db_job_add(job, program_step_found, SQL_PROGRAM, program);
+	db_job_add(job, claimed, SQL_CLAIM, program, k ? text_array(rc, k) : NULL,
 	    rc->user.id, lease);
 	req_db(rc, job, reviewed);
 }
@@ -262,7 +262,7 @@ release_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (holder_check(rc, res) != 0)
 		return -1;
-	db_job_add(job, NULL, SQL_RELEASE, 1, rv->id);
+	db_job_add(job, NULL, SQL_RELEASE, rv->id);
 	after = json_pack("{s:s}", "released_by", rc->user.id);
 	submission_audit(rc, job, "submission.release", rv->id, after);
 	json_decref(after);
@@ -283,7 +283,7 @@ review_change(struct reqctx *rc, db_step_fn *locked, const char *sql)
 	}
 	rv = review_new(rc, id);
 	job = db_job_new(DB_TX);
-	db_job_add(job, locked, sql, 2, rv->id, rc->user.id);
+	db_job_add(job, locked, sql, rv->id, rc->user.id);
 	req_db(rc, job, reviewed);
 }
 
@@ -338,12 +338,12 @@ decide_locked(struct db_job *job, const PGresult *res, void *arg)
 	appeal = PQgetvalue(res, 0, LK_APPEAL)[0] == 't';
 	keys_lit = json_array_size(keys) ? text_array(rc, keys) : "{}";
 
-	db_job_add(job, clauses_known, SQL_UNKNOWN_CLAUSES, 2, rv->id, keys_lit);
-	db_job_add(job, NULL, SQL_DECIDE, 3, rv->id, outcome, rc->user.id);
-	db_job_add(job, NULL, SQL_DECISION, 6, rv->id, outcome, jv_str(b, "reason"), keys_lit,
+	db_job_add(job, clauses_known, SQL_UNKNOWN_CLAUSES, rv->id, keys_lit);
+	db_job_add(job, NULL, SQL_DECIDE, rv->id, outcome, rc->user.id);
+	db_job_add(job, NULL, SQL_DECISION, rv->id, outcome, jv_str(b, "reason"), keys_lit,
 	    rc->user.id, appeal ? "true" : "false");
 	if (strcmp(outcome, "approved") == 0)
-		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, 2, rv->id, rc->log.request_id);
+		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, rv->id, rc->log.request_id);
 	after = json_pack("{s:s, s:s, s:s?, s:O?, s:b}", "submission_id", rv->id,
 	    "outcome", outcome, "reason", jv_str(b, "reason"), "clause_keys", keys,
 	    "on_appeal", appeal);
@@ -426,7 +426,7 @@ appeal_locked(struct db_job *job, const PGresult *res, void *arg)
 		return req_refuse(rc, 409, "appeal-window-closed", NULL,
 		    "a rejection can be appealed within " APPEAL_WINDOW " of the decision");
 	snprintf(rv->program, sizeof(rv->program), "%.36s", PQgetvalue(res, 0, 3));
-	db_job_add(job, appeal_made, SQL_APPEAL, 2, rv->id, jv_str(rc->body, "statement"));
+	db_job_add(job, appeal_made, SQL_APPEAL, rv->id, jv_str(rc->body, "statement"));
 	return 0;
 }
 
@@ -460,7 +460,7 @@ h_queue_stats(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(0);
-	db_job_add(job, program_step_found, SQL_PROGRAM, 1, program);
-	db_job_add(job, NULL, SQL_QUEUE, 1, program);
+	db_job_add(job, program_step_found, SQL_PROGRAM, program);
+	db_job_add(job, NULL, SQL_QUEUE, program);
 	req_db(rc, job, queue_read);
 }

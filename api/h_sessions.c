@@ -113,7 +113,7 @@ verify_done(struct reqctx *rc)
 
 	if (!l->verified) {
 		job = db_job_new(0);
-		db_job_add(job, NULL, SQL_FAILURE, 1, l->key);
+		db_job_add(job, NULL, SQL_FAILURE, l->key);
 		log_info(&rc->log, "sign-in failed");
 		req_db(rc, job, login_unauthorized);
 		return;
@@ -125,8 +125,8 @@ verify_done(struct reqctx *rc)
 	snprintf(rc->log.actor, sizeof(rc->log.actor), "%s", l->user_id);
 
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, SQL_SESSION, 4, l->session_id, l->user_id, token_hash, ttl);
-	db_job_add(job, NULL, SQL_CLEAR_FAILURES, 1, l->key);
+	db_job_add(job, NULL, SQL_SESSION, l->session_id, l->user_id, token_hash, ttl);
+	db_job_add(job, NULL, SQL_CLEAR_FAILURES, l->key);
 	after = json_pack("{s:s}", "user_id", l->user_id);
 	audit_add(job, &(struct audit_entry){
 		.actor_id = l->user_id, .actor_role = l->role, .action = "session.create",
@@ -183,7 +183,7 @@ h_session_create(struct reqctx *rc)
 	rc->h = l;
 
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_LOOKUP, 2, l->key, l->email);
+	db_job_add(job, NULL, SQL_LOOKUP, l->key, l->email);
 	req_db(rc, job, lookup_done);
 }
 
@@ -200,7 +200,7 @@ h_session_delete(struct reqctx *rc)
 {
 	struct db_job *job = db_job_new(DB_TX);
 
-	db_job_add(job, NULL, SQL_REVOKE, 1, rc->user.session_id);
+	db_job_add(job, NULL, SQL_REVOKE, rc->user.session_id);
 	audit_add(job, &(struct audit_entry){
 		.actor_id = rc->user.id, .actor_role = rc->user.role,
 		.action = "session.revoke", .entity_type = "session",

@@ -163,7 +163,7 @@ submission_inserted(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1) {
 		/* a concurrent request with the same key committed first */
-		db_job_add(job, replay_step, SQL_BY_KEY, 2, rc->user.id, sb->key);
+		db_job_add(job, replay_step, SQL_BY_KEY, rc->user.id, sb->key);
 		return 0;
 	}
 	after = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "submission_id", sb->id,
@@ -224,7 +224,7 @@ submit_checked(struct db_job *job, const PGresult *res, void *arg)
 	}
 	media = dump(json_object_get(b, "media"), "[]");
 	generation = dump(json_object_get(b, "generation"), NULL);
-	db_job_add(job, submission_inserted, SQL_INSERT, 14, sb->id, sb->program_id,
+	db_job_add(job, submission_inserted, SQL_INSERT, sb->id, sb->program_id,
 	    rc->user.id, PQgetvalue(res, 0, 2), jv_str(b, "kind"), jv_str(b, "title"),
 	    jv_str(b, "description") ? jv_str(b, "description") : "", media,
 	    hours[0] ? hours : NULL, generation, PQgetvalue(res, 0, 3),
@@ -385,8 +385,8 @@ h_submission_create(struct reqctx *rc)
 
 	job = db_job_new(DB_TX);
 	if (sb->key != NULL)
-		db_job_add(job, replay_step, SQL_BY_KEY, 2, rc->user.id, sb->key);
-	db_job_add(job, submit_checked, SQL_CHECK, 3, program, rc->user.id, jv_str(b, "kind"));
+		db_job_add(job, replay_step, SQL_BY_KEY, rc->user.id, sb->key);
+	db_job_add(job, submit_checked, SQL_CHECK, program, rc->user.id, jv_str(b, "kind"));
 	req_db(rc, job, submitted);
 }
 
@@ -436,7 +436,7 @@ h_submission_list(struct reqctx *rc)
 	rc->h = sb;
 	snprintf(limit1, sizeof(limit1), "%d", sb->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_LIST, 7, req_scope_all(rc), req_scope_owner(rc), program, status,
+	db_job_add(job, NULL, SQL_LIST, req_scope_all(rc), req_scope_owner(rc), program, status,
 	    kind, cursor, limit1);
 	req_db(rc, job, submissions_listed);
 }
@@ -475,8 +475,8 @@ h_submission_get(struct reqctx *rc)
 	}
 	job = db_job_new(0);
 	submission_select_as(job, id, rc);
-	db_job_add(job, NULL, SQL_DECISIONS, 1, id);
-	db_job_add(job, NULL, SQL_EXHIBITIONS, 1, id);
+	db_job_add(job, NULL, SQL_DECISIONS, id);
+	db_job_add(job, NULL, SQL_EXHIBITIONS, id);
 	req_db(rc, job, submission_read);
 }
 
@@ -503,7 +503,7 @@ withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "only a pending submission can be withdrawn; this one is %s",
 		    PQgetvalue(res, 0, 0));
-	db_job_add(job, NULL, SQL_WITHDRAW, 1, sb->id);
+	db_job_add(job, NULL, SQL_WITHDRAW, sb->id);
 	after = json_pack("{s:s}", "status", "withdrawn");
 	submission_audit(rc, job, "submission.withdraw", sb->id, after);
 	json_decref(after);
@@ -529,7 +529,7 @@ submission_change(struct reqctx *rc, db_step_fn *locked, req_db_fn *done)
 	sb->result = -1;
 	rc->h = sb;
 	job = db_job_new(DB_TX);
-	db_job_add(job, locked, SQL_LOCK, 3, id, req_scope_all(rc), req_scope_owner(rc));
+	db_job_add(job, locked, SQL_LOCK, id, req_scope_all(rc), req_scope_owner(rc));
 	req_db(rc, job, done);
 }
 
@@ -549,7 +549,7 @@ exhibition_inserted(struct db_job *job, const PGresult *res, void *arg)
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "this submission is already exhibited at this venue");
-	db_job_add(job, NULL, SQL_LEDGER_EXHIBITED, 2, PQgetvalue(res, 0, 0), rc->log.request_id);
+	db_job_add(job, NULL, SQL_LEDGER_EXHIBITED, PQgetvalue(res, 0, 0), rc->log.request_id);
 	after = json_pack("{s:s, s:s, s:s}", "exhibition_id", PQgetvalue(res, 0, 0),
 	    "venue", PQgetvalue(res, 0, 2), "starts_at", PQgetvalue(res, 0, 3));
 	submission_audit(rc, job, "submission.exhibit", sb->id, after);
@@ -572,7 +572,7 @@ exhibit_locked(struct db_job *job, const PGresult *res, void *arg)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "only approved work is exhibited; this submission is %s", status);
 	crypto_uuid_new(id);
-	sb->result = db_job_add(job, exhibition_inserted, SQL_EXHIBIT, 5, id, sb->id,
+	sb->result = db_job_add(job, exhibition_inserted, SQL_EXHIBIT, id, sb->id,
 	    jv_str(rc->body, "venue"), jv_str(rc->body, "starts_at"), rc->user.id);
 	return 0;
 }

@@ -138,7 +138,7 @@ publish_start(struct reqctx *rc, json_t *errors, db_step_fn *locked, req_db_fn *
 	p->result = -1;
 	rc->h = p;
 	job = db_job_new(DB_TX);
-	db_job_add(job, locked, SQL_LOCK_PROGRAM, 1, id);
+	db_job_add(job, locked, SQL_LOCK_PROGRAM, id);
 	req_db(rc, job, done);
 }
 
@@ -185,7 +185,7 @@ terms_program_locked(struct db_job *job, const PGresult *res, void *arg)
 		return -1;
 	p->announce = strcmp(PQgetvalue(res, 0, 0), "open") == 0;
 	clauses = json_dumps(json_object_get(rc->body, "clauses"), JSON_COMPACT);
-	p->result = db_job_add(job, terms_inserted, SQL_INSERT_TERMS, 4, p->program_id,
+	p->result = db_job_add(job, terms_inserted, SQL_INSERT_TERMS, p->program_id,
 	    clauses, jv_str(rc->body, "confidential_until"), rc->user.id);
 	free(clauses);
 	return 0;
@@ -265,7 +265,7 @@ version_read(struct reqctx *rc, const char *sql, const char *what,
 	v->repr = repr;
 	rc->h = v;
 	job = db_job_new(0);
-	db_job_add(job, NULL, sql, 4, id, req_scope_all(rc), req_scope_owner(rc), version);
+	db_job_add(job, NULL, sql, id, req_scope_all(rc), req_scope_owner(rc), version);
 	req_db(rc, job, version_read_done);
 }
 
@@ -329,11 +329,11 @@ rates_program_locked(struct db_job *job, const PGresult *res, void *arg)
 	kinds = arena_printf(rc->arena, "%s}", kinds);
 	amounts = arena_printf(rc->arena, "%s}", amounts);
 
-	db_job_add(job, NULL, SQL_INSERT_CARD, 2, p->program_id, rc->user.id);
-	db_job_add(job, NULL, SQL_INSERT_RATES, 3, p->program_id, kinds, amounts);
+	db_job_add(job, NULL, SQL_INSERT_CARD, p->program_id, rc->user.id);
+	db_job_add(job, NULL, SQL_INSERT_RATES, p->program_id, kinds, amounts);
 	if (strcmp(PQgetvalue(res, 0, 0), "open") == 0)
-		db_job_add(job, program_step_ready, SQL_READINESS, 1, p->program_id);
-	p->result = db_job_add(job, card_read, SQL_CURRENT_CARD, 1, p->program_id);
+		db_job_add(job, program_step_ready, SQL_READINESS, p->program_id);
+	p->result = db_job_add(job, card_read, SQL_CURRENT_CARD, p->program_id);
 	return 0;
 }
 

@@ -90,6 +90,6 @@ h_transparency(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(DB_TX);      /* one snapshot */
-	db_job_add(job, NULL, SQL_FIGURES, 1, id);
+	db_job_add(job, NULL, SQL_FIGURES, id);
 	req_db(rc, job, figures_read);
 }

@@ -79,7 +79,7 @@ insert_step(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) == 1)
 		return 0;
-	db_job_add(job, clash_step, EMAIL_SQL_CLASH, 3, u->addr.norm, u->addr.skel, u->email);
+	db_job_add(job, clash_step, EMAIL_SQL_CLASH, u->addr.norm, u->addr.skel, u->email);
 	return 0;
 }
 
@@ -115,8 +115,8 @@ hash_done(struct reqctx *rc)
 		return;
 	}
 	job = db_job_new(DB_TX);
-	db_job_add(job, pending_step, EMAIL_SQL_PENDING, 0);
-	db_job_add(job, insert_step, SQL_INSERT_USER, 7, u->id, u->email, u->hash,
+	db_job_add(job, pending_step, EMAIL_SQL_PENDING);
+	db_job_add(job, insert_step, SQL_INSERT_USER, u->id, u->email, u->hash,
 	    u->display_name, u->role, u->addr.norm, u->addr.skel);
 	after = json_pack("{s:s, s:s, s:s, s:s}", "id", u->id, "email", u->email,
 	    "display_name", u->display_name, "role", u->role);

@@ -155,7 +155,7 @@ idem_taken(struct reqctx *rc)
 	rc->h = NULL;     /* the handler's state: it will not be called back */
 	evhttp_clear_headers(evhttp_request_get_output_headers(rc->req));
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_TAKEN, 2, rc->user.id, rc->idem.key);
+	db_job_add(job, NULL, SQL_TAKEN, rc->user.id, rc->idem.key);
 	if (rc->loop->db != NULL)
 		st = db_submit(rc->loop->db, job, taken_read, rc);
 	else
@@ -202,11 +202,11 @@ idem_store(struct reqctx *rc, int status, struct evbuffer *body)
 		return false;
 	job = db_job_new(0);
 	if (status >= 500) {
-		db_job_add(job, NULL, SQL_FREE, 3, rc->user.id, rc->idem.key, rc->idem.token);
+		db_job_add(job, NULL, SQL_FREE, rc->user.id, rc->idem.key, rc->idem.token);
 	} else {
 		ctype = evhttp_find_header(h, "Content-Type");
 		snprintf(code, sizeof(code), "%d", status);
-		db_job_add(job, NULL, SQL_STORE, 8, rc->user.id, rc->idem.key, rc->idem.hash,
+		db_job_add(job, NULL, SQL_STORE, rc->user.id, rc->idem.key, rc->idem.hash,
 		    rc->idem.token, code, ctype ? ctype : "", body ? arena_strndup(rc->arena,
 		    (const char *)evbuffer_pullup(body, -1), evbuffer_get_length(body)) : "",
 		    evhttp_find_header(h, "ETag"));

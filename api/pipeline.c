@@ -583,7 +583,7 @@ auth_lookup(struct reqctx *rc)
 {
 	struct db_job *job = db_job_new(0);
 
-	db_job_add(job, NULL, SQL_AUTH, 1, rc->token_hash);
+	db_job_add(job, NULL, SQL_AUTH, rc->token_hash);
 	req_db_guarded(rc, job, call_new(NULL, auth_done), false);
 }
 
@@ -704,7 +704,7 @@ auth_hold(struct reqctx *rc, int status, struct evbuffer *buf)
 	if (buf != NULL)
 		evbuffer_add_buffer(rc->held.buf, buf);
 	rc->auth_hint = false;   /* this lookup is the confirmation: no guard */
-	db_job_add(job, NULL, SQL_AUTH, 1, rc->token_hash);
+	db_job_add(job, NULL, SQL_AUTH, rc->token_hash);
 	req_db_guarded(rc, job, call_new(NULL, auth_held_checked), false);
 	return true;
 }

@@ -15,13 +15,13 @@ static const char SQL_GET[] =
 int
 submission_select_as(struct db_job *job, const char *id, const struct reqctx *rc)
 {
-	return db_job_add(job, NULL, SQL_GET, 3, id, req_scope_all(rc), req_scope_owner(rc));
+	return db_job_add(job, NULL, SQL_GET, id, req_scope_all(rc), req_scope_owner(rc));
 }
 
 int
 submission_select(struct db_job *job, const char *id)
 {
-	return db_job_add(job, NULL, SQL_GET, 3, id, "true", NULL);
+	return db_job_add(job, NULL, SQL_GET, id, "true", NULL);
 }
 
 void

@@ -30,7 +30,7 @@ audit_add(struct db_job *job, const struct audit_entry *e)
 	char *before = dump_or_null(e->before), *after = dump_or_null(e->after);
 	int idx;
 
-	idx = db_job_add(job, NULL, SQL_AUDIT, 8, e->actor_id, e->actor_role,
+	idx = db_job_add(job, NULL, SQL_AUDIT, e->actor_id, e->actor_role,
 	    e->action, e->entity_type, e->entity_id, before, after, e->request_id);
 	free(before);
 	free(after);
@@ -43,7 +43,7 @@ audit_add_if_posted(struct db_job *job, const struct audit_entry *e, const char 
 	char *before = dump_or_null(e->before), *after = dump_or_null(e->after);
 	int idx;
 
-	idx = db_job_add(job, NULL, SQL_AUDIT_IF_POSTED, 9, e->actor_id, e->actor_role,
+	idx = db_job_add(job, NULL, SQL_AUDIT_IF_POSTED, e->actor_id, e->actor_role,
 	    e->action, e->entity_type, e->entity_id, before, after, e->request_id, tx_id);
 	free(before);
 	free(after);
@@ -60,7 +60,7 @@ outbox_add(struct db_job *job, const char *event_type, const char *program_id,
 	int idx;
 
 	crypto_uuid_new(id);
-	idx = db_job_add(job, NULL, SQL_OUTBOX, 7, id, event_type, program_id,
+	idx = db_job_add(job, NULL, SQL_OUTBOX, id, event_type, program_id,
 	    entity_type, entity_id, body, request_id);
 	free(body);
 	return idx;

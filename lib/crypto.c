@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <time.h>
 #include <uuid/uuid.h>
 
 #include "crypto.h"
@@ -77,7 +78,10 @@ id_pool_setup(void)
 void
 crypto_uuid_new(char out[CRYPTO_UUID_LEN])
 {
+	struct timespec ts;
+	uint64_t ms;
 	uuid_t u;
+	int i;
 
 	pthread_once(&id_once, id_pool_setup);
 	if (id_used + sizeof(u) > sizeof(id_pool)) {
@@ -87,8 +91,13 @@ crypto_uuid_new(char out[CRYPTO_UUID_LEN])
 	memcpy(u, id_pool + id_used, sizeof(u));
 	sodium_memzero(id_pool + id_used, sizeof(u));
 	id_used += sizeof(u);
-	u[6] = (u[6] & 0x0f) | 0x40;     /* version 4: random */
-	u[8] = (u[8] & 0x3f) | 0x80;     /* the RFC 4122 variant */
+	/* version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random */
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	for (i = 0; i < 6; i++)
+		u[i] = (unsigned char)(ms >> (8 * (5 - i)));
+	u[6] = (u[6] & 0x0f) | 0x70;
+	u[8] = (u[8] & 0x3f) | 0x80;     /* the RFC 9562 variant */
 	uuid_unparse_lower(u, out);
 }
 

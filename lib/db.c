@@ -1,6 +1,5 @@
 #include "fb.h"
 
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <sys/queue.h>
 
@@ -232,19 +231,11 @@ db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
 }
 
 int
-db_job_add_after(struct db_job *job, const char *sql, int nparams, ...)
+db_job_add_afterv(struct db_job *job, const char *sql, int nparams,
+    const char *const *params)
 {
-	const char *params[64];
-	va_list ap;
-	int i;
-
-	if (!(job->flags & DB_TX) || nparams < 0 || nparams > (int)FB_ARRAY_LEN(params))
-		fb_fatal("db_job_add_after: %d parameters%s", nparams,
-		    (job->flags & DB_TX) ? "" : ", in a job without DB_TX");
-	va_start(ap, nparams);
-	for (i = 0; i < nparams; i++)
-		params[i] = va_arg(ap, const char *);
-	va_end(ap);
+	if (!(job->flags & DB_TX))
+		fb_fatal("db_job_add_after: a job without DB_TX");
 	if (job->nafter == job->capafter) {
 		job->capafter = job->capafter ? job->capafter * 2 : 2;
 		job->after = fb_realloc(job->after, (size_t)job->capafter * sizeof(*job->after));
@@ -266,22 +257,6 @@ enum db_guard
 db_job_guard(struct db_job *job)
 {
 	return job != NULL ? job->guard_state : DB_GUARD_UNKNOWN;
-}
-
-int
-db_job_add(struct db_job *job, db_step_fn *step, const char *sql, int nparams, ...)
-{
-	const char *params[64];
-	va_list ap;
-	int i;
-
-	if (nparams < 0 || nparams > (int)FB_ARRAY_LEN(params))
-		fb_fatal("db_job_add: %d parameters", nparams);
-	va_start(ap, nparams);
-	for (i = 0; i < nparams; i++)
-		params[i] = va_arg(ap, const char *);
-	va_end(ap);
-	return db_job_addv(job, step, sql, nparams, params);
 }
 
 const PGresult *

@@ -137,10 +137,21 @@ struct db_job *db_job_new(unsigned flags);
 void db_job_free(struct db_job *job);
 
 /*
- * Appends a statement with nparams text parameters (NULL is SQL NULL); the
- * strings are copied. Returns the statement's index for db_job_result().
+ * The parameters of a statement, counted by the compiler: DB_PARAMS(a, b)
+ * is "2, (const char *const[]){ a, b }", so no count is written by hand and
+ * each argument must be a string (NULL is SQL NULL).
  */
-int db_job_add(struct db_job *job, db_step_fn *step, const char *sql, int nparams, ...);
+#define DB_PARAMS(...) \
+	(int)(sizeof((const char *[]){ NULL, __VA_ARGS__ }) / sizeof(const char *) - 1), \
+	((const char *const[]){ NULL, __VA_ARGS__ } + 1)
+
+/*
+ * Appends a statement with its text parameters (copied): db_job_add(job,
+ * step, sql, p1, p2, ...). Returns its index for db_job_result().
+ */
+#define db_job_add(job, step, ...) db_job_add_sql(job, step, __VA_ARGS__)
+#define db_job_add_sql(job, step, sql, ...) \
+	db_job_addv((job), (step), (sql), DB_PARAMS(__VA_ARGS__))
 int db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
     int nparams, const char *const *params);
 
@@ -155,7 +166,11 @@ int db_job_addv(struct db_job *job, db_step_fn *step, const char *sql,
  * changed reruns only these statements.
  */
 #define DB_AFTER_BASE (1 << 24)
-int db_job_add_after(struct db_job *job, const char *sql, int nparams, ...);
+#define db_job_add_after(job, ...) db_job_add_after_sql(job, __VA_ARGS__)
+#define db_job_add_after_sql(job, sql, ...) \
+	db_job_add_afterv((job), (sql), DB_PARAMS(__VA_ARGS__))
+int db_job_add_afterv(struct db_job *job, const char *sql, int nparams,
+    const char *const *params);
 
 /*
  * Guards: statements run before the job's own, in the order added, inside

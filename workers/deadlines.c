@@ -115,8 +115,8 @@ deemed_step(struct db_job *job, const PGresult *res, void *arg)
 			n += *p == ',';
 	r->stats.deemed += n;
 	if (n > 0) {
-		db_job_add(job, NULL, SQL_LEDGER_LOCK, 1, ids);
-		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, 2, ids, r->request_id);
+		db_job_add(job, NULL, SQL_LEDGER_LOCK, ids);
+		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, ids, r->request_id);
 	}
 	if (n < BATCH)
 		r->state = DL_WARN;
@@ -178,11 +178,11 @@ run_step(struct run *r)
 	}
 	job = db_job_new(DB_TX | DB_RETRY);
 	if (r->state == DL_DEEM)
-		db_job_add(job, deemed_step, SQL_DEEM, 1, r->request_id);
+		db_job_add(job, deemed_step, SQL_DEEM, r->request_id);
 	else if (r->state == DL_WARN)
-		db_job_add(job, warned_step, SQL_WARN, 1, r->request_id);
+		db_job_add(job, warned_step, SQL_WARN, r->request_id);
 	else
-		db_job_add(job, purged_step, SQL_PURGE, 0);
+		db_job_add(job, purged_step, SQL_PURGE);
 	st = db_submit(r->pool, job, batch_done, r);
 	if (st != DB_OK) {
 		log_warn(NULL, "deadlines: database %s; trying again next tick", db_status_str(st));

@@ -54,7 +54,7 @@ listen_again(struct worker *w)
 {
 	struct db_job *job = db_job_new(0);
 
-	db_job_add(job, NULL, "LISTEN fairbeta_outbox", 0);
+	db_job_add(job, NULL, "LISTEN fairbeta_outbox");
 	db_submit(w->listen, job, listened, w);
 }
 

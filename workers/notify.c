@@ -295,11 +295,11 @@ sent(void *arg, bool ok, long status, const char *error)
 
 	snprintf(code, sizeof(code), "%ld", status);
 	if (ok) {
-		db_job_add(job, NULL, SQL_DELIVERED, 2, d->id, status ? code : NULL);
+		db_job_add(job, NULL, SQL_DELIVERED, d->id, status ? code : NULL);
 	} else {
 		snprintf(attempts, sizeof(attempts), "%ld", n->max_attempts);
 		snprintf(delay, sizeof(delay), "%.3f", backoff_s(n, d->attempts));
-		db_job_add(job, NULL, SQL_FAILED, 5, d->id, status ? code : NULL,
+		db_job_add(job, NULL, SQL_FAILED, d->id, status ? code : NULL,
 		    error ? error : "failed", attempts, delay);
 		log_info(NULL, "notify: delivery %s attempt %d failed: %s", d->id, d->attempts,
 		    error ? error : "failed");
@@ -443,7 +443,7 @@ run_step(struct notify *n)
 	}
 	job = db_job_new(n->state == NT_FANOUT ? DB_TX : 0);
 	if (n->state == NT_FANOUT) {
-		db_job_add(job, fanout_step, SQL_FANOUT, 0);
+		db_job_add(job, fanout_step, SQL_FANOUT);
 	} else {
 		if (room <= 0) {
 			db_job_free(job);
@@ -452,7 +452,7 @@ run_step(struct notify *n)
 		}
 		snprintf(limit, sizeof(limit), "%d", room);
 		snprintf(lease, sizeof(lease), "%ld", n->lease_s);
-		db_job_add(job, claimed_step, SQL_CLAIM, 2, limit, lease);
+		db_job_add(job, claimed_step, SQL_CLAIM, limit, lease);
 	}
 	if (db_submit(n->pool, job, step_done, n) != DB_OK) {
 		log_warn(NULL, "notify: the database is busy or down; trying again next tick");

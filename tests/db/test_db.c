@@ -428,9 +428,9 @@ scenario_a(struct db_pool *pool)
 	scenario = "a: a job without steps is one flight";
 	s0 = stats(pool);
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.a (id, v) VALUES ($1, $2)", 2, "1", "one");
-	db_job_add(job, NULL, "INSERT INTO db_tests.a (id, v) VALUES ($1, $2)", 2, "2", "two");
-	db_job_add(job, NULL, "UPDATE db_tests.a SET v = v || '!' WHERE id = $1 RETURNING v", 1, "2");
+	db_job_add(job, NULL, "INSERT INTO db_tests.a (id, v) VALUES ($1, $2)", "1", "one");
+	db_job_add(job, NULL, "INSERT INTO db_tests.a (id, v) VALUES ($1, $2)", "2", "two");
+	db_job_add(job, NULL, "UPDATE db_tests.a SET v = v || '!' WHERE id = $1 RETURNING v", "2");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -445,8 +445,8 @@ scenario_a(struct db_pool *pool)
 	/* again: still one flight */
 	s0 = s1;
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.a (id, v) VALUES ($1, $2)", 2, "3", "three");
-	db_job_add(job, NULL, "UPDATE db_tests.a SET v = v || '!' WHERE id = $1 RETURNING v", 1, "3");
+	db_job_add(job, NULL, "INSERT INTO db_tests.a (id, v) VALUES ($1, $2)", "3", "three");
+	db_job_add(job, NULL, "UPDATE db_tests.a SET v = v || '!' WHERE id = $1 RETURNING v", "3");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -466,9 +466,9 @@ scenario_b(struct db_pool *pool)
 
 	scenario = "b: a failure in the middle of a flight";
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1)", 1, "10");
-	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1)", 1, "2");   /* taken */
-	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1 + 1)", 1, "10");
+	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1)", "10");
+	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1)", "2");   /* taken */
+	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1 + 1)", "10");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
 	CHECK_STR(o->sqlstate, "23505");
@@ -483,9 +483,9 @@ scenario_b(struct db_pool *pool)
 	 * (a Parse is not undone by the ROLLBACK) or skipped in it.
 	 */
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1)", 1, "12");
-	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1 + 1)", 1, "12");
-	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.b", 0);
+	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1)", "12");
+	db_job_add(job, NULL, "INSERT INTO db_tests.b (id) VALUES ($1 + 1)", "12");
+	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.b");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_STR(o->sqlstate, "");
@@ -505,9 +505,9 @@ scenario_c(struct db_pool *pool)
 
 	scenario = "c: a step that refuses";
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.c (id) VALUES ($1)", 1, "1");
-	db_job_add(job, step_refuse, "SELECT count(*) FROM db_tests.c", 0);
-	db_job_add(job, NULL, "INSERT INTO db_tests.c (id) VALUES ($1)", 1, "2");
+	db_job_add(job, NULL, "INSERT INTO db_tests.c (id) VALUES ($1)", "1");
+	db_job_add(job, step_refuse, "SELECT count(*) FROM db_tests.c");
+	db_job_add(job, NULL, "INSERT INTO db_tests.c (id) VALUES ($1)", "2");
 	o = run(pool, job);
 	CHECK(o->st == DB_ABORTED);
 	CHECK_INT(o->steps, 1);
@@ -519,8 +519,8 @@ scenario_c(struct db_pool *pool)
 	/* without DB_TX the step is still a barrier: what follows it never runs */
 	s0 = stats(pool);
 	job = db_job_new(0);
-	db_job_add(job, step_refuse, "SELECT count(*) FROM db_tests.c", 0);
-	db_job_add(job, NULL, "INSERT INTO db_tests.c (id) VALUES ($1)", 1, "3");
+	db_job_add(job, step_refuse, "SELECT count(*) FROM db_tests.c");
+	db_job_add(job, NULL, "INSERT INTO db_tests.c (id) VALUES ($1)", "3");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_ABORTED);
@@ -535,8 +535,8 @@ scenario_c(struct db_pool *pool)
 	 * follows the refusal never runs.
 	 */
 	job = db_job_new(0);
-	db_job_add(job, step_refuse, "INSERT INTO db_tests.c (id) VALUES ($1) RETURNING id", 1, "4");
-	db_job_add(job, NULL, "INSERT INTO db_tests.c (id) VALUES ($1)", 1, "5");
+	db_job_add(job, step_refuse, "INSERT INTO db_tests.c (id) VALUES ($1) RETURNING id", "4");
+	db_job_add(job, NULL, "INSERT INTO db_tests.c (id) VALUES ($1)", "5");
 	o = run(pool, job);
 	CHECK(o->st == DB_ABORTED);
 	CHECK_INT(admin_int("SELECT count(*) FROM db_tests.c WHERE id = 4"), 1);
@@ -554,8 +554,8 @@ step_d2(struct db_job *job, const PGresult *res, void *arg)
 	const char *id = PQgetvalue(res, 0, 1);
 
 	o->steps++;
-	db_job_add(job, NULL, "UPDATE db_tests.d SET v = v || '+2' WHERE id = $1 RETURNING v", 1, id);
-	db_job_add(job, NULL, "SELECT v FROM db_tests.d WHERE id = $1", 1, id);
+	db_job_add(job, NULL, "UPDATE db_tests.d SET v = v || '+2' WHERE id = $1 RETURNING v", id);
+	db_job_add(job, NULL, "SELECT v FROM db_tests.d WHERE id = $1", id);
 	return 0;
 }
 
@@ -569,7 +569,7 @@ step_d1(struct db_job *job, const PGresult *res, void *arg)
 	if (PQntuples(res) != 1)
 		return -1;
 	db_job_add(job, step_d2,
-	    "UPDATE db_tests.d SET v = v || '+1' WHERE id = $1 RETURNING v, id", 1,
+	    "UPDATE db_tests.d SET v = v || '+1' WHERE id = $1 RETURNING v, id",
 	    PQgetvalue(res, 0, 0));
 	return 0;
 }
@@ -585,7 +585,7 @@ scenario_d(struct db_pool *pool)
 	scenario = "d: a step appends statements";
 	s0 = stats(pool);
 	job = db_job_new(DB_TX);
-	db_job_add(job, step_d1, "INSERT INTO db_tests.d (v) VALUES ($1) RETURNING id", 1, "x");
+	db_job_add(job, step_d1, "INSERT INTO db_tests.d (v) VALUES ($1) RETURNING id", "x");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -602,7 +602,7 @@ scenario_d(struct db_pool *pool)
 
 	/* the same without DB_TX: the same order, one statement each flight */
 	job = db_job_new(0);
-	db_job_add(job, step_d1, "INSERT INTO db_tests.d (v) VALUES ($1) RETURNING id", 1, "y");
+	db_job_add(job, step_d1, "INSERT INTO db_tests.d (v) VALUES ($1) RETURNING id", "y");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_INT(o->nres, 4);
@@ -620,7 +620,7 @@ step_e(struct db_job *job, const PGresult *res, void *arg)
 
 	FB_UNUSED(res);
 	o->steps++;
-	db_job_add(job, NULL, "SELECT db_tests.flaky('db_tests.e_calls2')", 0);
+	db_job_add(job, NULL, "SELECT db_tests.flaky('db_tests.e_calls2')");
 	return 0;
 }
 
@@ -634,8 +634,8 @@ scenario_e(struct db_pool *pool)
 	scenario = "e: a serialization failure inside a pipeline";
 	s0 = stats(pool);
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.e (note) VALUES ($1) RETURNING id", 1, "once");
-	db_job_add(job, NULL, "SELECT db_tests.flaky('db_tests.e_calls')", 0);
+	db_job_add(job, NULL, "INSERT INTO db_tests.e (note) VALUES ($1) RETURNING id", "once");
+	db_job_add(job, NULL, "SELECT db_tests.flaky('db_tests.e_calls')");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -650,7 +650,7 @@ scenario_e(struct db_pool *pool)
 
 	/* a step's statements are appended afresh on the retry, not twice */
 	job = db_job_new(DB_TX);
-	db_job_add(job, step_e, "INSERT INTO db_tests.e (note) VALUES ($1) RETURNING id", 1, "twice?");
+	db_job_add(job, step_e, "INSERT INTO db_tests.e (note) VALUES ($1) RETURNING id", "twice?");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_INT(o->steps, 2);
@@ -674,7 +674,7 @@ scenario_f(struct db_pool *pool)
 
 	scenario = "f: prepared afresh after a reconnect";
 	job = db_job_new(0);
-	db_job_add(job, NULL, sql, 1, "1");
+	db_job_add(job, NULL, sql, "1");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_STR(o->res[0].first, "42");
@@ -700,7 +700,7 @@ scenario_f(struct db_pool *pool)
 	/* whichever connection runs it, it prepares it anew */
 	s0 = stats(pool);
 	job = db_job_new(0);
-	db_job_add(job, NULL, sql, 1, "2");
+	db_job_add(job, NULL, sql, "2");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -709,7 +709,7 @@ scenario_f(struct db_pool *pool)
 	CHECK_INT(s1.prepares - s0.prepares, 1);
 
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, sql, 1, "3");
+	db_job_add(job, NULL, sql, "3");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_STR(o->res[0].first, "44");
@@ -733,10 +733,10 @@ warm_every_connection(struct db_pool *pool, const char *sql, bool after, int nfi
 		warm[i] = outcome_new();
 		job = db_job_new(after ? DB_TX : 0);
 		if (after) {
-			db_job_add(job, NULL, "SELECT 1", 0);
-			db_job_add_after(job, sql, 1, "1");
+			db_job_add(job, NULL, "SELECT 1");
+			db_job_add_after(job, sql, "1");
 		} else {
-			db_job_add(job, NULL, sql, 1, "1");
+			db_job_add(job, NULL, sql, "1");
 		}
 		CHECK(db_submit(pool, job, job_done, warm[i]) == DB_OK);
 	}
@@ -765,7 +765,7 @@ scenario_g(struct db_pool *pool)
 	admin_exec("ALTER TABLE db_tests.g ADD COLUMN b text NOT NULL DEFAULT 'bee'");
 	s0 = stats(pool);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_G, 1, "1");
+	db_job_add(job, NULL, SQL_G, "1");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -778,8 +778,8 @@ scenario_g(struct db_pool *pool)
 	admin_exec("ALTER TABLE db_tests.g ADD COLUMN c int NOT NULL DEFAULT 7");
 	s0 = stats(pool);
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.g (id, a) VALUES ($1, $2)", 2, "2", "two");
-	db_job_add(job, NULL, SQL_G, 1, "2");
+	db_job_add(job, NULL, "INSERT INTO db_tests.g (id, a) VALUES ($1, $2)", "2", "two");
+	db_job_add(job, NULL, SQL_G, "2");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -792,8 +792,8 @@ scenario_g(struct db_pool *pool)
 	admin_exec("ALTER TABLE db_tests.g ADD COLUMN d int NOT NULL DEFAULT 8");
 	s0 = stats(pool);
 	job = db_job_new(DB_TX);
-	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.g", 0);
-	db_job_add(job, NULL, SQL_G, 1, "2");
+	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.g");
+	db_job_add(job, NULL, SQL_G, "2");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -809,20 +809,20 @@ scenario_g(struct db_pool *pool)
 	 */
 	admin_exec("ALTER TABLE db_tests.g ADD COLUMN e int NOT NULL DEFAULT 9");
 	job = db_job_new(0);
-	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.g", 0);
-	db_job_add(job, NULL, SQL_G, 1, "2");
+	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.g");
+	db_job_add(job, NULL, SQL_G, "2");
 	o = run(pool, job);
 	if (o->st != DB_OK)
 		CHECK_STR(o->sqlstate, "0A000");
 	job = db_job_new(0);
-	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.g", 0);
-	db_job_add(job, NULL, SQL_G, 1, "2");
+	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.g");
+	db_job_add(job, NULL, SQL_G, "2");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_STR(o->sqlstate, "");
 	CHECK_INT(o->res[1].nfields, 6);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_G, 1, "2");
+	db_job_add(job, NULL, SQL_G, "2");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_INT(o->res[0].nfields, 6);
@@ -842,7 +842,7 @@ scenario_h(struct db_pool *pool)
 	scenario = "h: the guard";
 	job = db_job_new(DB_TX);
 	db_job_add_guard(job, guard, 1, no);
-	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "1");
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", "1");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
 	CHECK(o->guard == DB_GUARD_FAILED);
@@ -853,7 +853,7 @@ scenario_h(struct db_pool *pool)
 	/* without DB_TX, a guard that fails on its own */
 	job = db_job_new(0);
 	db_job_add_guard(job, "SELECT 1/0", 0, NULL);
-	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "2");
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", "2");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
 	CHECK(o->guard == DB_GUARD_FAILED);
@@ -863,8 +863,8 @@ scenario_h(struct db_pool *pool)
 	/* a guard that passes is not one of the job's results */
 	job = db_job_new(DB_TX);
 	db_job_add_guard(job, guard, 1, yes);
-	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", 1, "3");
-	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.h", 0);
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", "3");
+	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.h");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK(o->guard == DB_GUARD_PASSED);
@@ -877,9 +877,9 @@ scenario_h(struct db_pool *pool)
 	calls = admin_int("SELECT last_value FROM db_tests.h_calls");
 	job = db_job_new(DB_TX);
 	db_job_add_guard(job, guard, 1, yes);
-	db_job_add(job, step_ok, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", 1, "4");
-	db_job_add(job, step_ok, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", 1, "5");
-	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.h", 0);
+	db_job_add(job, step_ok, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", "4");
+	db_job_add(job, step_ok, "INSERT INTO db_tests.h (id) VALUES ($1) RETURNING id", "5");
+	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.h");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK(o->guard == DB_GUARD_PASSED);
@@ -892,7 +892,7 @@ scenario_h(struct db_pool *pool)
 	job = db_job_new(DB_TX);
 	db_job_add_guard(job, guard, 1, yes);
 	db_job_add_guard(job, "SELECT 1/0", 0, NULL);
-	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "7");
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", "7");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
 	CHECK(o->guard == DB_GUARD_FAILED);
@@ -903,7 +903,7 @@ scenario_h(struct db_pool *pool)
 	job = db_job_new(DB_TX);
 	db_job_add_guard(job, guard, 1, no);
 	db_job_add_guard(job, guard, 1, yes);
-	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "7");
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", "7");
 	o = run(pool, job);
 	CHECK(o->guard == DB_GUARD_FAILED);
 	CHECK_STR(o->sqlstate, "FB401");
@@ -912,7 +912,7 @@ scenario_h(struct db_pool *pool)
 	job = db_job_new(DB_TX);
 	db_job_add_guard(job, guard, 1, yes);
 	db_job_add_guard(job, guard, 1, yes);
-	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "7");
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", "7");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK(o->guard == DB_GUARD_PASSED);
@@ -921,7 +921,7 @@ scenario_h(struct db_pool *pool)
 
 	/* no guard: unknown */
 	job = db_job_new(0);
-	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.h", 0);
+	db_job_add(job, NULL, "SELECT count(*) FROM db_tests.h");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK(o->guard == DB_GUARD_UNKNOWN);
@@ -934,7 +934,7 @@ scenario_h(struct db_pool *pool)
 	 */
 	job = db_job_new(DB_TX);
 	db_job_add_guard(job, "SELECT db_tests.no_such_guard($1)", 1, yes);
-	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", 1, "6");
+	db_job_add(job, NULL, "INSERT INTO db_tests.h (id) VALUES ($1)", "6");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
 	CHECK_STR(o->sqlstate, "42883");
@@ -1021,7 +1021,7 @@ stream_resume_cb(evutil_socket_t fd, short what, void *arg)
 			usleep(10000);
 		s->side = outcome_new();
 		job = db_job_new(0);
-		db_job_add(job, NULL, "SELECT 'side'", 0);
+		db_job_add(job, NULL, "SELECT 'side'");
 		if (db_submit(s->pool, job, side_done, s) != DB_OK)
 			s->side->done = true;    /* the checks find st wrong */
 		return;
@@ -1066,8 +1066,8 @@ scenario_i(struct db_pool *pool)
 	o = outcome_new();
 	o->ctx = s;
 	job = db_job_new(0);
-	db_job_add(job, NULL, "SELECT 'before'", 0);
-	db_job_add(job, NULL, stream_sql, 1, n);
+	db_job_add(job, NULL, "SELECT 'before'");
+	db_job_add(job, NULL, stream_sql, n);
 	db_job_set_rows(job, stream_row);
 	run_with(pool, job, o);
 	s1 = stats(pool);
@@ -1083,8 +1083,8 @@ scenario_i(struct db_pool *pool)
 	o = outcome_new();
 	o->ctx = s;
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.i (id) VALUES ($1) RETURNING id", 1, "1");
-	db_job_add(job, NULL, stream_sql, 1, n);
+	db_job_add(job, NULL, "INSERT INTO db_tests.i (id) VALUES ($1) RETURNING id", "1");
+	db_job_add(job, NULL, stream_sql, n);
 	db_job_set_rows(job, stream_row);
 	run_with(pool, job, o);
 	CHECK(o->st == DB_OK);
@@ -1103,8 +1103,8 @@ scenario_i(struct db_pool *pool)
 	o = outcome_new();
 	o->ctx = s;
 	job = db_job_new(0);
-	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.i", 0);
-	db_job_add(job, NULL, stream_sql, 1, "1000");
+	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.i");
+	db_job_add(job, NULL, stream_sql, "1000");
 	db_job_set_rows(job, stream_row);
 	run_with(pool, job, o);
 	CHECK(o->st == DB_OK);
@@ -1122,7 +1122,7 @@ scenario_i(struct db_pool *pool)
 	o = outcome_new();
 	o->ctx = s;
 	job = db_job_new(0);
-	db_job_add(job, NULL, stream_sql, 1, n);
+	db_job_add(job, NULL, stream_sql, n);
 	db_job_set_rows(job, stream_row);
 	run_with(pool, job, o);
 	CHECK(o->st == DB_UNAVAILABLE);
@@ -1135,7 +1135,7 @@ scenario_i(struct db_pool *pool)
 		loop_for(10);
 	CHECK_INT(busy, 0);
 	job = db_job_new(0);
-	db_job_add(job, NULL, "SELECT 'after'", 0);
+	db_job_add(job, NULL, "SELECT 'after'");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_STR(o->res[0].first, "after");
@@ -1186,7 +1186,7 @@ scenario_j(const char *url)
 		s0 = stats(pool);
 		job = db_job_new(0);
 		for (i = 0; i < FB_ARRAY_LEN(j_sql); i++)
-			db_job_add(job, NULL, j_sql[i], 0);
+			db_job_add(job, NULL, j_sql[i]);
 		o = run_with_at(__LINE__, pool, job, outcome_new(), j_done);
 		s1 = stats(pool);
 		CHECK(o->st == DB_OK);
@@ -1201,7 +1201,7 @@ scenario_j(const char *url)
 	s0 = stats(pool);
 	for (i = DB_PREPARED_MAX - 2; i < FB_ARRAY_LEN(j_sql); i += 4) {
 		job = db_job_new(DB_TX);
-		db_job_add(job, NULL, j_sql[i], 0);
+		db_job_add(job, NULL, j_sql[i]);
 		o = run(pool, job);
 		CHECK(o->st == DB_OK && strtoul(o->res[0].first, NULL, 10) == i);
 	}
@@ -1220,9 +1220,9 @@ scenario_k(struct db_pool *pool)
 
 	scenario = "k: an SQL error in a flight without BEGIN";
 	job = db_job_new(0);
-	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", 1, "1");
-	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", 1, "1");
-	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", 1, "3");
+	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", "1");
+	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", "1");
+	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", "3");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
 	CHECK_STR(o->sqlstate, "23505");
@@ -1233,8 +1233,8 @@ scenario_k(struct db_pool *pool)
 
 	/* behind a step, the first INSERT is a flight of its own, and stays */
 	job = db_job_new(0);
-	db_job_add(job, step_ok, "INSERT INTO db_tests.k (id) VALUES ($1)", 1, "2");
-	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", 1, "2");
+	db_job_add(job, step_ok, "INSERT INTO db_tests.k (id) VALUES ($1)", "2");
+	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", "2");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
 	CHECK_STR(o->sqlstate, "23505");
@@ -1242,7 +1242,7 @@ scenario_k(struct db_pool *pool)
 
 	/* and the pool goes on */
 	job = db_job_new(0);
-	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", 1, "1");
+	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", "1");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_INT(admin_int("SELECT count(*) FROM db_tests.k"), 2);
@@ -1252,8 +1252,8 @@ scenario_k(struct db_pool *pool)
 	 * rolls it back before it takes the next job, which then commits alone.
 	 */
 	job = db_job_new(0);
-	db_job_add(job, NULL, "BEGIN", 0);
-	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", 1, "9");
+	db_job_add(job, NULL, "BEGIN");
+	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", "9");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	end = fb_now_us() + 5000000;
@@ -1263,7 +1263,7 @@ scenario_k(struct db_pool *pool)
 	CHECK_INT(pool_backends_not_idle(), 0);
 	CHECK_INT(admin_int("SELECT count(*) FROM db_tests.k WHERE id = 9"), 0);
 	job = db_job_new(0);
-	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", 1, "9");
+	db_job_add(job, NULL, "INSERT INTO db_tests.k (id) VALUES ($1)", "9");
 	o = run(pool, job);
 	CHECK(o->st == DB_OK);
 	CHECK_INT(admin_int("SELECT count(*) FROM db_tests.k WHERE id = 9"), 1);
@@ -1281,7 +1281,7 @@ step_m(struct db_job *job, const PGresult *res, void *arg)
 	struct outcome *o = arg;
 
 	o->steps++;
-	db_job_add_after(job, "SELECT $1::bigint", 1, PQgetvalue(res, 0, 0));
+	db_job_add_after(job, "SELECT $1::bigint", PQgetvalue(res, 0, 0));
 	return 0;
 }
 
@@ -1296,12 +1296,12 @@ scenario_m(struct db_pool *pool)
 	scenario = "m: statements after the commit, in the same flight";
 	s0 = stats(pool);
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", 2, "1", "one");
-	db_job_add(job, NULL, "SELECT txid_current()", 0);
-	idx = db_job_add_after(job, "SELECT v FROM db_tests.m WHERE id = $1", 1, "1");
+	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", "1", "one");
+	db_job_add(job, NULL, "SELECT txid_current()");
+	idx = db_job_add_after(job, "SELECT v FROM db_tests.m WHERE id = $1", "1");
 	CHECK_INT(idx, DB_AFTER_BASE);
 	/* a transaction of its own: the job's, which took an id, has ended */
-	CHECK_INT(db_job_add_after(job, "SELECT txid_current_if_assigned() IS NULL", 0),
+	CHECK_INT(db_job_add_after(job, "SELECT txid_current_if_assigned() IS NULL"),
 	    DB_AFTER_BASE + 1);
 	o = run(pool, job);
 	s1 = stats(pool);
@@ -1315,9 +1315,9 @@ scenario_m(struct db_pool *pool)
 
 	/* the transaction fails: what comes after its COMMIT never runs */
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.m_log DEFAULT VALUES", 0);
-	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", 2, "1", "again");
-	db_job_add_after(job, "INSERT INTO db_tests.m_log DEFAULT VALUES", 0);
+	db_job_add(job, NULL, "INSERT INTO db_tests.m_log DEFAULT VALUES");
+	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", "1", "again");
+	db_job_add_after(job, "INSERT INTO db_tests.m_log DEFAULT VALUES");
 	o = run(pool, job);
 	CHECK(o->st == DB_SQL_ERROR);
 	CHECK_STR(o->sqlstate, "23505");
@@ -1328,9 +1328,9 @@ scenario_m(struct db_pool *pool)
 	s0 = stats(pool);
 	o = outcome_new();
 	job = db_job_new(DB_TX);
-	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.m", 0);
-	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", 2, "2", "two");
-	db_job_add_after(job, "SELECT v FROM db_tests.m WHERE id = $1", 1, "2");
+	db_job_add(job, step_ok, "SELECT count(*) FROM db_tests.m");
+	db_job_add(job, NULL, "INSERT INTO db_tests.m (id, v) VALUES ($1, $2)", "2", "two");
+	db_job_add_after(job, "SELECT v FROM db_tests.m WHERE id = $1", "2");
 	run_with(pool, job, o);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -1341,8 +1341,8 @@ scenario_m(struct db_pool *pool)
 	/* added by a step, in a job that loses a race: added once on the rerun */
 	o = outcome_new();
 	job = db_job_new(DB_TX);
-	db_job_add(job, step_m, "SELECT 41", 0);
-	db_job_add(job, NULL, "SELECT db_tests.flaky('db_tests.m_calls')", 0);
+	db_job_add(job, step_m, "SELECT 41");
+	db_job_add(job, NULL, "SELECT db_tests.flaky('db_tests.m_calls')");
 	run_with(pool, job, o);
 	CHECK(o->st == DB_OK);
 	CHECK_INT(o->steps, 2);      /* once in each run */
@@ -1355,8 +1355,8 @@ scenario_m(struct db_pool *pool)
 	admin_exec("ALTER TABLE db_tests.m ADD COLUMN w int NOT NULL DEFAULT 5");
 	s0 = stats(pool);
 	job = db_job_new(DB_TX);
-	db_job_add(job, NULL, "INSERT INTO db_tests.m_log DEFAULT VALUES", 0);
-	db_job_add_after(job, SQL_M, 1, "1");
+	db_job_add(job, NULL, "INSERT INTO db_tests.m_log DEFAULT VALUES");
+	db_job_add_after(job, SQL_M, "1");
 	o = run(pool, job);
 	s1 = stats(pool);
 	CHECK(o->st == DB_OK);
@@ -1380,13 +1380,13 @@ scenario_l(struct db_pool *pool)
 	for (i = 0; i < FB_ARRAY_LEN(o); i++) {
 		o[i] = outcome_new();
 		job = db_job_new(0);
-		db_job_add(job, NULL, "SELECT $1::int", 1, i % 2 ? "1" : "0");
+		db_job_add(job, NULL, "SELECT $1::int", i % 2 ? "1" : "0");
 		CHECK(db_submit(pool, job, job_done, o[i]) == DB_OK);
 	}
 	CHECK_INT(stats(pool).in_use, POOL_SIZE);
 	CHECK_INT(stats(pool).waiting, QUEUE_MAX);
 	job = db_job_new(0);
-	db_job_add(job, NULL, "SELECT 1", 0);
+	db_job_add(job, NULL, "SELECT 1");
 	CHECK(db_submit(pool, job, job_done, outcome_new()) == DB_BUSY);
 	for (i = 0; i < FB_ARRAY_LEN(o); i++)
 		loop_until(&o[i]->done, JOB_TIMEOUT_MS, "a queued job");

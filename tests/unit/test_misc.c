@@ -1,6 +1,8 @@
 /* config, crypto, valid, arena: the pure helpers. */
 #include "fb.h"
 
+#include <time.h>
+
 #include "arena.h"
 #include "config.h"
 #include "crypto.h"
@@ -69,6 +71,31 @@ suite_crypto(void)
 	CHECK(!crypto_password_verify(hash, "hunter23"));
 	crypto_uuid_new(id);
 	CHECK(crypto_uuid_valid(id));
+	{
+		/* version 7: today's milliseconds first, ids in the order made */
+		char prev[CRYPTO_UUID_LEN], hexms[13];
+		unsigned long long ms;
+		struct timespec ts;
+		int i, ordered = 1, distinct = 1;
+
+		CHECK(id[14] == '7');
+		CHECK(strchr("89ab", id[19]) != NULL);
+		snprintf(hexms, sizeof(hexms), "%.8s%.4s", id, id + 9);
+		ms = strtoull(hexms, NULL, 16);
+		clock_gettime(CLOCK_REALTIME, &ts);
+		CHECK(ms <= (unsigned long long)ts.tv_sec * 1000 + 1000 &&
+		    ms + 60000 >= (unsigned long long)ts.tv_sec * 1000);
+		for (i = 0; i < 1000; i++) {
+			memcpy(prev, id, sizeof(prev));
+			crypto_uuid_new(id);
+			if (strncmp(prev, id, 13) > 0)
+				ordered = 0;
+			if (strcmp(prev, id) == 0)
+				distinct = 0;
+		}
+		CHECK(ordered);
+		CHECK(distinct);
+	}
 	CHECK(!crypto_uuid_valid("not-a-uuid"));
 	CHECK(!crypto_uuid_valid("0123456789abcdef0123456789abcdef0123"));
 }
