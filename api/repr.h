@@ -1,6 +1,8 @@
 /*
- * repr.h: the JSON representations of programs, terms, rate cards,
- * invitations and enrollments, built from result rows.
+ * repr.h: the JSON representations of the API's resources (programs,
+ * terms, rate cards, invitations, enrollments, submissions, ledger
+ * transactions and accounts, users) and of their values (times formatted in
+ * C, integers, booleans, JSON columns), built from result rows.
  *
  * Each resource has a column list (REPR_*_COLS) that queries select in
  * that order, and a builder that reads a row starting at that column. A

@@ -98,7 +98,7 @@ int router_match(const struct route *table, int n, unsigned method, char *path,
 const char *router_method_name(unsigned method);
 void router_allow_header(unsigned allow, char *out, size_t outlen);
 
-/* Role bit for "admin", ...; 0 if unknown. And the reverse. */
+/* The route bit of a role ("admin", ...: lib/vocab.h); 0 if unknown. */
 unsigned router_role_bit(const char *role);
 
 #endif

@@ -1,6 +1,7 @@
 /*
- * deadlines.c: one run is a small state machine, DEEM then WARN, each state
- * repeating its batch while batches come back full.
+ * deadlines.c: one run is a small state machine, DEEM, then WARN, then
+ * PURGE (Idempotency-Key records past 48 hours), each state repeating its
+ * batch while batches come back full, then DONE.
  *
  * The audit rows and outbox events here are written set-wise by the batch
  * statement itself (the worker acts as the system: actor NULL), in the same
