@@ -1,4 +1,5 @@
-/* Strict body decoding: 400 vs 422 cases, and every field problem reported. */
+/* lib/jsonv: strict body decoding: 400 vs 422 cases, every field problem
+ * reported, nested schemas, repeated items. */
 #include "fb.h"
 
 #include "jsonv.h"
@@ -168,4 +169,45 @@ suite_jv_schema(void)
 		}
 		json_decref(errors);
 	}
+}
+
+void
+suite_jv_repeats(void)
+{
+	json_t *a = json_loads("[{\"k\":\"x\"},{\"k\":\"y\"},{\"k\":\"x\"},{\"z\":1}]", 0, NULL);
+	json_t *b = json_loads("[\"work\",\"feedback\",\"work\"]", 0, NULL);
+
+	CHECK(!jv_repeats(a, 0, "k"));
+	CHECK(!jv_repeats(a, 1, "k"));
+	CHECK(jv_repeats(a, 2, "k"));
+	CHECK(!jv_repeats(a, 3, "k"));     /* no such member: nothing to repeat */
+	CHECK(!jv_repeats(a, 9, "k"));     /* out of range */
+	CHECK(!jv_repeats(b, 1, NULL));
+	CHECK(jv_repeats(b, 2, NULL));
+	json_decref(a);
+	json_decref(b);
+}
+
+void
+suite_jv_check_items(void)
+{
+	static const struct jv_field f[] = {
+		{ "kind", JV_STRING, JV_REQUIRED, 1, 10, NULL, NULL },
+	};
+	json_t *ok = json_loads("[{\"kind\":\"a\"},{\"kind\":\"b\"}]", 0, NULL);
+	json_t *bad = json_loads("[{\"kind\":\"a\"}, 3, {\"kind\":1}, {}]", 0, NULL);
+	json_t *errors = json_array(), *str = json_string("x");
+
+	CHECK(jv_check_items(ok, f, 1, "rates", errors) == 0);
+	CHECK(json_array_size(errors) == 0);
+	CHECK(jv_check_items(str, f, 1, "rates", errors) == 0);
+	CHECK(jv_check_items(bad, f, 1, "rates", errors) == 3);
+	CHECK(json_array_size(errors) == 3);
+	CHECK_STR(json_string_value(json_object_get(json_array_get(errors, 0), "field")), "rates[1]");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(errors, 1), "field")), "rates[2].kind");
+	CHECK_STR(json_string_value(json_object_get(json_array_get(errors, 2), "field")), "rates[3].kind");
+	json_decref(ok);
+	json_decref(bad);
+	json_decref(str);
+	json_decref(errors);
 }

@@ -1,12 +1,15 @@
 /*
- * Every route's body schema against the request schema the OpenAPI document
- * gives its operation, field by field, so that the validator and the
- * document cannot drift apart: the same members, types, required members,
- * nullability, string lengths (in characters), integer ranges, array sizes,
- * allowed values, no other members (additionalProperties false, and
- * maxProperties 0 for bodies that take none), and JV_ONELINE / JV_TEXT as
- * exactly the patterns lib/jsonv.h names. Nested objects and array items
- * with a sub schema are compared the same way.
+ * api/routes: the real route table. Its invariants (a handler, a path from
+ * the root, no two routes with one method and pattern, body flags and scopes
+ * that agree), and every route's body schema against the request schema the
+ * OpenAPI document gives its operation, field by field, so that the
+ * validator and the document cannot drift apart: the same members, types,
+ * required members, nullability, string lengths (in characters), integer
+ * ranges, array sizes, allowed values, no other members
+ * (additionalProperties false, and maxProperties 0 for bodies that take
+ * none), and JV_ONELINE / JV_TEXT as exactly the patterns lib/jsonv.h names.
+ * Nested objects and array items with a sub schema are compared the same
+ * way.
  *
  * Not compared, because the table does not hold them and the handler checks
  * them itself: number ranges (hours, generation.duration_s), formats
@@ -449,8 +452,24 @@ self_test(void)
 	json_decref(empty);
 }
 
+/* Every route has a handler, a path from the root, and no two routes share
+ * a method and pattern. */
 void
-suite_schemas(void)
+suite_routes_table(void)
+{
+	int i, j;
+
+	for (i = 0; i < nroutes; i++) {
+		CHECK(routes[i].handler != NULL);
+		CHECK(routes[i].pattern[0] == '/');
+		for (j = i + 1; j < nroutes; j++)
+			CHECK(!(routes[i].method == routes[j].method &&
+			    strcmp(routes[i].pattern, routes[j].pattern) == 0));
+	}
+}
+
+void
+suite_routes_schemas(void)
 {
 	json_error_t err;
 	int i;
