@@ -45,6 +45,10 @@ static const char SQL_AUDIT_LIST[] =
 	"   AND ($6::bigint IS NULL OR id < $6)"
 	"   AND ($7::text[] IS NULL OR entity_type = ANY ($7))"
 	" ORDER BY id DESC LIMIT $8";
+enum {
+	AL_ID, AL_AT, AL_ACTOR, AL_ROLE, AL_ACTION, AL_ENTITY_TYPE, AL_ENTITY, AL_BEFORE, AL_AFTER,
+	AL_REQUEST,
+};
 
 struct audit_q {
 	int limit;
@@ -54,11 +58,11 @@ static json_t *
 audit_row(const PGresult *r, int i)
 {
 	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-	    "id", repr_str(r, i, 0), "at", repr_str(r, i, 1),
-	    "actor_id", repr_str(r, i, 2), "actor_role", repr_str(r, i, 3),
-	    "action", repr_str(r, i, 4), "entity_type", repr_str(r, i, 5),
-	    "entity_id", repr_str(r, i, 6), "before", repr_json(r, i, 7),
-	    "after", repr_json(r, i, 8), "request_id", repr_str(r, i, 9));
+	    "id", repr_str(r, i, AL_ID), "at", repr_str(r, i, AL_AT),
+	    "actor_id", repr_str(r, i, AL_ACTOR), "actor_role", repr_str(r, i, AL_ROLE),
+	    "action", repr_str(r, i, AL_ACTION), "entity_type", repr_str(r, i, AL_ENTITY_TYPE),
+	    "entity_id", repr_str(r, i, AL_ENTITY), "before", repr_json(r, i, AL_BEFORE),
+	    "after", repr_json(r, i, AL_AFTER), "request_id", repr_str(r, i, AL_REQUEST));
 }
 
 static void

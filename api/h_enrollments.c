@@ -102,12 +102,14 @@ static const char SQL_ACCEPTANCES[] =
 	"SELECT coalesce(json_agg(json_build_object('version', version,"
 	"         'accepted_at', rfc3339(accepted_at)) ORDER BY version), '[]')"
 	"  FROM terms_acceptances WHERE enrollment_id = $1";
+enum { ACCEPTANCES_ARRAY };
 
 static const char SQL_LOCK_ENROLLMENT[] =
 	"SELECT e.status, e.program_id, e.terms_version,"
 	"       (SELECT max(version) FROM terms_versions t WHERE t.program_id = e.program_id)"
 	"  FROM enrollments e"
 	" WHERE e.id = $1 AND ($2::boolean OR e.artist_id = $3::uuid) FOR UPDATE";
+enum { LE_STATUS, LE_PROGRAM, LE_TERMS, LE_TERMS_LATEST };
 
 static const char SQL_UPDATE_TERMS[] =
 	"UPDATE enrollments SET terms_version = $2, terms_accepted_at = now() WHERE id = $1";
@@ -433,7 +435,8 @@ enrollment_read(struct reqctx *rc, struct db_job *job)
 	json_t *body;
 
 	body = repr_enrollment(db_job_result(job, 0), 0);
-	json_object_set_new(body, "acceptances", repr_json(db_job_result(job, 1), 0, 0));
+	json_object_set_new(body, "acceptances",
+	    repr_json(db_job_result(job, 1), 0, ACCEPTANCES_ARRAY));
 	reply_json_etag(rc, 200, body);
 }
 
@@ -460,7 +463,7 @@ enrollment_changeable(struct reqctx *rc, const PGresult *res)
 {
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such enrollment");
-	if (strcmp(PQgetvalue(res, 0, 0), "active") != 0)
+	if (strcmp(PQgetvalue(res, 0, LE_STATUS), "active") != 0)
 		return req_refuse(rc, 409, "conflict", NULL, "the enrollment has been withdrawn");
 	return 0;
 }
@@ -476,8 +479,8 @@ accept_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (enrollment_changeable(rc, res) != 0)
 		return -1;
-	current = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	latest = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	current = strtoll(PQgetvalue(res, 0, LE_TERMS), NULL, 10);
+	latest = strtoll(PQgetvalue(res, 0, LE_TERMS_LATEST), NULL, 10);
 	if (en->version != latest)
 		return req_refuse(rc, 409, "terms-outdated",
 		    json_pack("{s:I}", "latest_terms_version", (json_int_t)latest),
@@ -485,7 +488,7 @@ accept_locked(struct db_job *job, const PGresult *res, void *arg)
 	if (en->version != current) {
 		snprintf(version, sizeof(version), "%lld", en->version);
 		db_job_add(job, NULL, SQL_UPDATE_TERMS, en->id, version);
-		db_job_add(job, NULL, SQL_ACCEPT, en->id, PQgetvalue(res, 0, 1), version);
+		db_job_add(job, NULL, SQL_ACCEPT, en->id, PQgetvalue(res, 0, LE_PROGRAM), version);
 		before = json_pack("{s:I}", "terms_version", (json_int_t)current);
 		after = json_pack("{s:I}", "terms_version", (json_int_t)en->version);
 		audit_add(job, &(struct audit_entry){
@@ -512,7 +515,7 @@ withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
 	if (enrollment_changeable(rc, res) != 0)
 		return -1;
 	db_job_add(job, NULL, SQL_WITHDRAW, en->id, reason);
-	db_job_add(job, NULL, SQL_FREE_SEAT, PQgetvalue(res, 0, 1));
+	db_job_add(job, NULL, SQL_FREE_SEAT, PQgetvalue(res, 0, LE_PROGRAM));
 	after = json_pack("{s:s, s:s?}", "status", "withdrawn", "reason", reason);
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),

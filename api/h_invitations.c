@@ -47,6 +47,7 @@ static const char SQL_LIST[] =
 
 static const char SQL_LOCK[] =
 	"SELECT revoked_at IS NOT NULL FROM invitations WHERE id = $1 FOR UPDATE";
+enum { LOCK_REVOKED };
 
 static const char SQL_REVOKE[] =
 	"UPDATE invitations AS i SET revoked_at = now() WHERE i.id = $1"
@@ -210,7 +211,7 @@ invitation_locked(struct db_job *job, const PGresult *res, void *arg)
 	FB_UNUSED(job);
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such invitation");
-	if (PQgetvalue(res, 0, 0)[0] == 't')
+	if (PQgetvalue(res, 0, LOCK_REVOKED)[0] == 't')
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "the invitation has already been revoked");
 	return 0;

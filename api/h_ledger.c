@@ -63,9 +63,11 @@ static const char SQL_ADJUST[] =
 static const char SQL_TX_BY_ID_OR_KEY[] =
 	"SELECT " REPR_TRANSACTION_JSON("t") " FROM ledger_transactions t"
 	" WHERE t.id = $1 OR ($2::text IS NOT NULL AND t.effect_key = $2)";
+enum { TK_TRANSACTION };
 
 static const char SQL_TX_GET[] =
 	"SELECT " REPR_TRANSACTION_JSON("t") " FROM ledger_transactions t WHERE t.id = $1";
+enum { TG_TRANSACTION };
 
 static const char SQL_TO_REVERSE[] =
 	"SELECT t.program_id, t.kind,"
@@ -73,10 +75,12 @@ static const char SQL_TO_REVERSE[] =
 	"       array_agg(e.account_id ORDER BY e.id), array_agg(-e.amount_minor ORDER BY e.id)"
 	"  FROM ledger_transactions t JOIN ledger_entries e ON e.transaction_id = t.id"
 	" WHERE t.id = $1 GROUP BY t.id";
+enum { TR_PROGRAM, TR_KIND, TR_REVERSED, TR_ACCOUNTS, TR_AMOUNTS };
 
 static const char SQL_REVERSE[] =
 	"SELECT ledger_post($1, $2, 'reversal', $3, $4::uuid[], $5::bigint[], $6, $7,"
 	"                   'reversal:' || $8::text, $8::uuid)";
+enum { RV_TRANSACTION };
 
 static const char SQL_ACCOUNTS[] =
 	"SELECT " REPR_ACCOUNT_JSON("a") ", a.seq FROM ledger_accounts a"
@@ -95,6 +99,7 @@ static const char SQL_BALANCE[] =
 	"         'currency', currency, 'earned_minor', earned, 'paid_minor', paid,"
 	"         'payable_minor', balance) ORDER BY program_id), '[]')"
 	"  FROM ledger_accounts WHERE kind = 'payable' AND owner_id = $1";
+enum { BALANCE_ARRAY };
 
 /* The artist's side: what raises the payable is positive. */
 static const char SQL_STATEMENT[] =
@@ -146,7 +151,7 @@ posted(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such program");
-	if (!PQgetisnull(res, 0, 0)) {
+	if (!PQgetisnull(res, 0, RV_TRANSACTION)) {
 		after = json_pack("{s:s, s:O}", "transaction_id", p->id, "request", rc->body);
 		audit_add(job, &(struct audit_entry){
 			.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
@@ -208,7 +213,7 @@ posting_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 		reply_problem(rc, 409, "conflict", "the posting raced with another; retry it");
 		return;
 	}
-	reply_json(rc, 201, repr_json(r, 0, 0));
+	reply_json(rc, 201, repr_json(r, 0, TK_TRANSACTION));
 }
 
 /* ---- POST /v1/programs/:id/funding ---- */
@@ -296,7 +301,7 @@ reversal_posted(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct reqctx *rc = req_of(arg);
 
-	if (PQgetisnull(res, 0, 0))
+	if (PQgetisnull(res, 0, RV_TRANSACTION))
 		return req_refuse(rc, 409, "already-reversed", NULL,
 		    "this transaction has been reversed already");
 	return posted(job, res, arg);
@@ -311,17 +316,17 @@ to_reverse(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such transaction");
-	kind = PQgetvalue(res, 0, 1);
-	if (PQgetvalue(res, 0, 2)[0] == 't')
+	kind = PQgetvalue(res, 0, TR_KIND);
+	if (PQgetvalue(res, 0, TR_REVERSED)[0] == 't')
 		return req_refuse(rc, 409, "already-reversed", NULL,
 		    "this transaction has been reversed already");
 	if (strcmp(kind, "payout") == 0 || strcmp(kind, "payout_failed") == 0)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "payouts are undone by marking the payout item failed");
-	db_job_add(job, reversal_posted, SQL_REVERSE, p->id, PQgetvalue(res, 0, 0),
+	db_job_add(job, reversal_posted, SQL_REVERSE, p->id, PQgetvalue(res, 0, TR_PROGRAM),
 	    memo ? memo : arena_printf(rc->arena, "reversal of %s", req_param(rc, 0)),
-	    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), rc->user.id, rc->log.request_id,
-	    req_param(rc, 0));
+	    PQgetvalue(res, 0, TR_ACCOUNTS), PQgetvalue(res, 0, TR_AMOUNTS), rc->user.id,
+	    rc->log.request_id, req_param(rc, 0));
 	return 0;
 }
 
@@ -435,7 +440,7 @@ transaction_read(struct reqctx *rc, struct db_job *job)
 		reply_problem(rc, 404, "not-found", "no such transaction");
 		return;
 	}
-	reply_json_etag(rc, 200, repr_json(r, 0, 0));
+	reply_json_etag(rc, 200, repr_json(r, 0, TG_TRANSACTION));
 }
 
 void
@@ -456,7 +461,8 @@ h_ledger_transaction_get(struct reqctx *rc)
 static void
 balance_read(struct reqctx *rc, struct db_job *job)
 {
-	reply_json(rc, 200, json_pack("{s:o}", "items", repr_json(db_job_result(job, 0), 0, 0)));
+	reply_json(rc, 200, json_pack("{s:o}", "items",
+	    repr_json(db_job_result(job, 0), 0, BALANCE_ARRAY)));
 }
 
 void

@@ -33,6 +33,7 @@ const struct jv_schema webhook_create_body = JV_SCHEMA(webhook_fields);
 static const char SQL_PREFS[] =
 	"SELECT coalesce(json_object_agg(event_type, email), '{}')"
 	"  FROM notification_preferences WHERE user_id = $1";
+enum { PREFS_OBJECT };
 
 static const char SQL_PREF_SET[] =
 	"INSERT INTO notification_preferences (user_id, event_type, email)"
@@ -44,6 +45,7 @@ static const char SQL_WEBHOOK_INSERT[] =
 	"INSERT INTO webhooks (id, program_id, url, events, secret, created_by)"
 	" SELECT $1, p.id, $2, $3::text[], $4, $5 FROM programs p WHERE p.id = $6"
 	" RETURNING id, program_id, url, to_json(events), rfc3339(created_at)";
+enum { WH_ID, WH_PROGRAM, WH_URL, WH_EVENTS, WH_CREATED_AT };
 
 #define DELIVERY_JSON \
 	"json_build_object('id', d.id, 'event_id', d.event_id, 'event_type', o.event_type," \
@@ -60,6 +62,7 @@ static const char SQL_DELIVERIES[] =
 
 static const char SQL_DELIVERY_LOCK[] =
 	"SELECT status FROM deliveries WHERE id = $2 AND webhook_id = $1 FOR UPDATE";
+enum { DL_STATUS };
 
 static const char SQL_DELIVERY_RETRY[] =
 	"UPDATE deliveries SET status = 'pending', attempts = 0, next_attempt_at = now(),"
@@ -68,6 +71,7 @@ static const char SQL_DELIVERY_RETRY[] =
 static const char SQL_DELIVERY_GET[] =
 	"SELECT " DELIVERY_JSON " FROM deliveries d JOIN outbox o ON o.event_id = d.event_id"
 	" WHERE d.id = $1";
+enum { DG_DELIVERY };
 
 static const char SQL_NOTIFY[] = "SELECT pg_notify('fairbeta_outbox', '')";
 
@@ -86,7 +90,7 @@ prefs_read(struct reqctx *rc, struct db_job *job)
 	json_t *stored, *email;
 	const char *const *t;
 
-	stored = repr_json(db_job_result(job, n->result), 0, 0);
+	stored = repr_json(db_job_result(job, n->result), 0, PREFS_OBJECT);
 	email = json_object();
 	for (t = event_types; *t; t++) {
 		json_t *v = json_object_get(stored, *t);
@@ -171,12 +175,12 @@ webhook_inserted(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such program");
-	after = json_pack("{s:o, s:o, s:o}", "program_id", repr_str(res, 0, 1),
-	    "url", repr_str(res, 0, 2), "events", repr_json(res, 0, 3));
+	after = json_pack("{s:o, s:o, s:o}", "program_id", repr_str(res, 0, WH_PROGRAM),
+	    "url", repr_str(res, 0, WH_URL), "events", repr_json(res, 0, WH_EVENTS));
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
 		.action = "webhook.create", .entity_type = "webhook",
-		.entity_id = PQgetvalue(res, 0, 0), .after = after,
+		.entity_id = PQgetvalue(res, 0, WH_ID), .after = after,
 		.request_id = rc->log.request_id,
 	});
 	json_decref(after);
@@ -191,8 +195,9 @@ webhook_created(struct reqctx *rc, struct db_job *job)
 
 	req_set_header(rc, "Cache-Control", "no-store");
 	reply_json(rc, 201, json_pack("{s:o, s:o, s:o, s:o, s:s, s:o}",
-	    "id", repr_str(r, 0, 0), "program_id", repr_str(r, 0, 1), "url", repr_str(r, 0, 2),
-	    "events", repr_json(r, 0, 3), "secret", n->secret, "created_at", repr_str(r, 0, 4)));
+	    "id", repr_str(r, 0, WH_ID), "program_id", repr_str(r, 0, WH_PROGRAM),
+	    "url", repr_str(r, 0, WH_URL), "events", repr_json(r, 0, WH_EVENTS),
+	    "secret", n->secret, "created_at", repr_str(r, 0, WH_CREATED_AT)));
 	sodium_memzero(n->secret, sizeof(n->secret));
 }
 
@@ -308,9 +313,10 @@ delivery_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such delivery");
-	if (strcmp(PQgetvalue(res, 0, 0), "dead") != 0)
+	if (strcmp(PQgetvalue(res, 0, DL_STATUS), "dead") != 0)
 		return req_refuse(rc, 409, "conflict", NULL,
-		    "only a dead delivery is retried; this one is %s", PQgetvalue(res, 0, 0));
+		    "only a dead delivery is retried; this one is %s",
+		    PQgetvalue(res, 0, DL_STATUS));
 	db_job_add(job, NULL, SQL_DELIVERY_RETRY, d);
 	db_job_add(job, NULL, SQL_NOTIFY);
 	after = json_pack("{s:s}", "status", "pending");
@@ -329,7 +335,7 @@ delivery_retried(struct reqctx *rc, struct db_job *job)
 {
 	struct notif *n = rc->h;
 
-	reply_json(rc, 200, repr_json(db_job_result(job, n->result), 0, 0));
+	reply_json(rc, 200, repr_json(db_job_result(job, n->result), 0, DG_DELIVERY));
 }
 
 void

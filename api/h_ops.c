@@ -68,6 +68,7 @@ h_openapi(struct reqctx *rc)
 
 static const char SQL_BACKLOG[] =
 	"SELECT count(*) FROM outbox WHERE dispatched_at IS NULL";
+enum { BL_COUNT };
 
 static void
 metrics_done(struct reqctx *rc, struct db_job *job, enum db_status st)
@@ -82,7 +83,7 @@ metrics_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 		evbuffer_add_printf(buf,
 		    "# HELP fairbeta_outbox_backlog Events not yet handed to delivery.\n"
 		    "# TYPE fairbeta_outbox_backlog gauge\nfairbeta_outbox_backlog %s\n",
-		    PQgetvalue(db_job_result(job, 0), 0, 0));
+		    PQgetvalue(db_job_result(job, 0), 0, BL_COUNT));
 	reply_text(rc, 200, "text/plain; version=0.0.4; charset=utf-8", buf);
 	evbuffer_free(buf);
 }

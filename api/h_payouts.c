@@ -49,10 +49,12 @@ static const char SQL_BATCH[] =
 	"         'items', coalesce((SELECT json_agg(" ITEM_JSON("i") " ORDER BY i.artist_id)"
 	"                              FROM payout_items i WHERE i.batch_id = b.id), '[]'))"
 	"  FROM payout_batches b WHERE b.id = $1 OR ($2::text IS NOT NULL AND b.effect_key = $2)";
+enum { BATCH_OBJECT };
 
 static const char SQL_PROGRAM_LOCK[] =
 	"SELECT currency, (SELECT id FROM payout_batches WHERE effect_key = $2)"
 	"  FROM programs WHERE id = $1 FOR UPDATE";
+enum { PL_CURRENCY, PL_DRAFTED };
 
 /* One item per artist owed at least the minimum; no row when nobody is. */
 static const char SQL_DRAFT[] =
@@ -69,17 +71,20 @@ static const char SQL_DRAFT[] =
 	"  SELECT gen_random_uuid(), b.id, owed.owner_id, owed.id, owed.balance FROM owed, b"
 	"  RETURNING 1)"
 	" SELECT b.total_minor, (SELECT count(*) FROM i) FROM b";
+enum { DR_TOTAL, DR_ITEMS };
 
 static const char SQL_APPROVE_LOCK[] =
 	"SELECT b.status, b.created_by = $2, b.program_id, b.total_minor,"
 	"       (SELECT count(*) FROM payout_items WHERE batch_id = b.id)"
 	"  FROM payout_batches b WHERE b.id = $1 FOR UPDATE";
+enum { AL_STATUS, AL_OWN_DRAFT, AL_PROGRAM, AL_TOTAL, AL_ITEMS };
 
 /* The cash is locked while it is checked, so two approvals cannot both
  * spend it; the items' payables are locked with it, all in the ledger's one
  * lock order (migration 0007). One row: the cash, 0 before any funding. */
 static const char SQL_CASH_LOCK[] =
 	"SELECT ledger_lock_payout($1, $2)";
+enum { CL_CASH };
 
 /* Posts every item; the ledger refuses a payable below zero. */
 static const char SQL_POST_ITEMS[] =
@@ -104,6 +109,7 @@ static const char SQL_ITEM_LOCK[] =
 	"SELECT i.status, b.program_id, i.artist_id, i.amount_minor, i.account_id"
 	"  FROM payout_items i JOIN payout_batches b ON b.id = i.batch_id"
 	" WHERE i.batch_id = $1 AND i.id = $2 FOR UPDATE OF i";
+enum { IL_STATUS, IL_PROGRAM, IL_ARTIST, IL_AMOUNT, IL_ACCOUNT };
 
 static const char SQL_ITEM_PAID[] =
 	"UPDATE payout_items SET status = 'paid', external_ref = $2, updated_at = now()"
@@ -198,7 +204,7 @@ drafted(struct db_job *job, const PGresult *res, void *arg)
 		    "no artist in this program is owed the minimum amount");
 	payout_audit(rc, job, "payout.draft", "payout_batch", p->id,
 	    json_pack("{s:s, s:o, s:o}", "program_id", req_param(rc, 0),
-	    "total_minor", repr_int(res, 0, 0), "items", repr_int(res, 0, 1)));
+	    "total_minor", repr_int(res, 0, DR_TOTAL), "items", repr_int(res, 0, DR_ITEMS)));
 	return 0;
 }
 
@@ -211,10 +217,10 @@ draft_program_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such program");
-	if (PQgetisnull(res, 0, 1)) {    /* not drafted under this key before */
+	if (PQgetisnull(res, 0, PL_DRAFTED)) {    /* not drafted under this key before */
 		snprintf(min, sizeof(min), "%lld", jv_int(rc->body, "min_amount_minor", 1));
 		db_job_add(job, drafted, SQL_DRAFT, p->id, req_param(rc, 0), min,
-		    PQgetvalue(res, 0, 0), rc->user.id, p->effect_key);
+		    PQgetvalue(res, 0, PL_CURRENCY), rc->user.id, p->effect_key);
 	}
 	p->result = db_job_add(job, NULL, SQL_BATCH, p->id, p->effect_key);
 	return 0;
@@ -249,7 +255,7 @@ batch_read(struct reqctx *rc, struct db_job *job)
 		reply_problem(rc, 404, "not-found", "no such payout batch");
 		return;
 	}
-	reply_json_etag(rc, 200, repr_json(r, 0, 0));
+	reply_json_etag(rc, 200, repr_json(r, 0, BATCH_OBJECT));
 }
 
 void
@@ -274,7 +280,7 @@ cash_locked(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct reqctx *rc = req_of(arg);
 	struct payout *p = rc->h;
-	long long cash = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	long long cash = PQntuples(res) == 1 ? strtoll(PQgetvalue(res, 0, CL_CASH), NULL, 10) : 0;
 	json_t *after = p->approved;
 
 	p->approved = NULL;
@@ -303,17 +309,17 @@ approve_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such payout batch");
-	if (PQgetvalue(res, 0, 1)[0] == 't')
+	if (PQgetvalue(res, 0, AL_OWN_DRAFT)[0] == 't')
 		return req_refuse(rc, 403, "four-eyes", NULL,
 		    "a payout batch is approved by a finance user other than the one who drafted it");
-	if (strcmp(PQgetvalue(res, 0, 0), "draft") != 0)
+	if (strcmp(PQgetvalue(res, 0, AL_STATUS), "draft") != 0)
 		return req_refuse(rc, 409, "conflict", NULL, "the batch is already approved");
-	snprintf(p->program, sizeof(p->program), "%.36s", PQgetvalue(res, 0, 2));
-	p->total = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+	snprintf(p->program, sizeof(p->program), "%.36s", PQgetvalue(res, 0, AL_PROGRAM));
+	p->total = strtoll(PQgetvalue(res, 0, AL_TOTAL), NULL, 10);
 	json_decref(p->approved);
 	p->approved = json_pack("{s:s, s:s, s:o, s:o}", "batch_id", p->id,
-	    "program_id", p->program, "total_minor", repr_int(res, 0, 3),
-	    "items", repr_int(res, 0, 4));
+	    "program_id", p->program, "total_minor", repr_int(res, 0, AL_TOTAL),
+	    "items", repr_int(res, 0, AL_ITEMS));
 	db_job_add(job, cash_locked, SQL_CASH_LOCK, p->id, p->program);
 	return 0;
 }
@@ -348,7 +354,7 @@ item_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such payout item");
-	status = PQgetvalue(res, 0, 0);
+	status = PQgetvalue(res, 0, IL_STATUS);
 	if (paid ? strcmp(status, "posted") != 0 :
 	    (strcmp(status, "posted") != 0 && strcmp(status, "paid") != 0))
 		return req_refuse(rc, 409, "conflict", NULL, "the item is %s", status);
@@ -356,13 +362,13 @@ item_locked(struct db_job *job, const PGresult *res, void *arg)
 		db_job_add(job, NULL, SQL_ITEM_PAID, p->item, jv_str(rc->body, "external_ref"));
 	else
 		db_job_add(job, NULL, SQL_ITEM_FAILED, p->item, jv_str(rc->body, "reason"),
-		    PQgetvalue(res, 0, 1), rc->user.id, rc->log.request_id);
+		    PQgetvalue(res, 0, IL_PROGRAM), rc->user.id, rc->log.request_id);
 	after = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s?, s:s?}", "batch_id", p->id,
-	    "item_id", p->item, "program_id", PQgetvalue(res, 0, 1),
-	    "artist_id", PQgetvalue(res, 0, 2), "amount_minor", repr_int(res, 0, 3),
+	    "item_id", p->item, "program_id", PQgetvalue(res, 0, IL_PROGRAM),
+	    "artist_id", PQgetvalue(res, 0, IL_ARTIST), "amount_minor", repr_int(res, 0, IL_AMOUNT),
 	    "external_ref", jv_str(rc->body, "external_ref"),
 	    "reason", jv_str(rc->body, "reason"));
-	outbox_add(job, event, PQgetvalue(res, 0, 1), "payout_item", p->item, after,
+	outbox_add(job, event, PQgetvalue(res, 0, IL_PROGRAM), "payout_item", p->item, after,
 	    rc->log.request_id);
 	payout_audit(rc, job, paid ? "payout.item_paid" : "payout.item_failed", "payout_item",
 	    p->item, after);

@@ -398,8 +398,9 @@ program_locked(struct db_job *job, const PGresult *res, void *arg)
 	return 0;
 }
 
+/* Every outcome: the row before the change is freed whatever happened. */
 static void
-program_patched(struct reqctx *rc, struct db_job *job)
+program_patched(struct reqctx *rc, struct db_job *job, enum db_status st)
 {
 	struct program_patch *pp = rc->h;
 	const PGresult *r = db_job_result(job, pp->result);
@@ -407,6 +408,10 @@ program_patched(struct reqctx *rc, struct db_job *job)
 
 	json_decref(pp->before);
 	pp->before = NULL;
+	if (st != DB_OK) {
+		reply_db_failure(rc, job, st);
+		return;
+	}
 	repr_program_etag(r, 0, etag, sizeof(etag));
 	req_set_header(rc, "ETag", etag);
 	reply_json(rc, 200, repr_program(r, 0));
@@ -458,5 +463,5 @@ h_program_patch(struct reqctx *rc)
 
 	job = db_job_new(DB_TX);
 	db_job_add(job, program_locked, SQL_LOCK, id);
-	req_db(rc, job, program_patched);
+	req_db_any(rc, job, program_patched);
 }

@@ -60,6 +60,7 @@ static const char SQL_CLAIM[] =
 	" UPDATE submissions s SET status = 'in_review', claimed_by = $3, claimed_at = now(),"
 	"        lease_expires_at = now() + make_interval(secs => $4::int), updated_at = now()"
 	"   FROM c WHERE s.id = c.id RETURNING s.id, rfc3339(s.lease_expires_at)";
+enum { CL_SUBMISSION, CL_LEASE_EXPIRES_AT };
 
 /* $2 the caller: does it hold a live claim? */
 static const char SQL_LOCK[] =
@@ -77,6 +78,7 @@ static const char SQL_UNKNOWN_CLAUSES[] =
 	"       SELECT 1 FROM terms_versions t, jsonb_array_elements(t.clauses) c"
 	"        WHERE t.program_id = s.program_id AND t.version = s.terms_version"
 	"          AND c ->> 'key' = u.k)";
+enum { UC_POSITIONS };
 
 static const char SQL_RELEASE[] =
 	"UPDATE submissions SET status = CASE WHEN appealed_at IS NULL THEN 'pending'"
@@ -99,6 +101,7 @@ static const char SQL_APPEAL_LOCK[] =
 	"SELECT s.status, s.decided_at < now() - interval '" APPEAL_WINDOW "',"
 	"       s.appealed_at IS NOT NULL, s.program_id"
 	"  FROM submissions s WHERE s.id = $1 AND s.artist_id = $2 FOR UPDATE";
+enum { AL_STATUS, AL_WINDOW_CLOSED, AL_APPEALED, AL_PROGRAM };
 
 static const char SQL_APPEAL[] =
 	"UPDATE submissions s SET status = 'appealed', appeal_statement = $2,"
@@ -108,6 +111,7 @@ static const char SQL_APPEAL[] =
 	"       sla_warned_at = NULL, updated_at = now()"
 	"  FROM programs p WHERE s.id = $1 AND p.id = s.program_id"
 	" RETURNING rfc3339(s.review_due_at)";
+enum { AP_REVIEW_DUE_AT };
 
 static const char SQL_QUEUE[] =
 	"SELECT coalesce((SELECT json_agg(json_build_object('status', status, 'kind', kind,"
@@ -119,6 +123,7 @@ static const char SQL_QUEUE[] =
 	"       count(*) FILTER (WHERE status = 'in_review' AND lease_expires_at > now())"
 	"  FROM submissions"
 	" WHERE program_id = $1 AND status IN ('pending', 'in_review', 'appealed')";
+enum { Q_COUNTS, Q_OLDEST_DUE, Q_OVERDUE, Q_OPEN_CLAIMS };
 
 struct review {
 	char id[CRYPTO_UUID_LEN];
@@ -189,9 +194,9 @@ claimed(struct db_job *job, const PGresult *res, void *arg)
 		rv->empty = true;
 		return 0;
 	}
-	snprintf(rv->id, sizeof(rv->id), "%.36s", PQgetvalue(res, 0, 0));
+	snprintf(rv->id, sizeof(rv->id), "%.36s", PQgetvalue(res, 0, CL_SUBMISSION));
 	after = json_pack("{s:s, s:s, s:s}", "status", "in_review", "reviewer_id",
-	    rc->user.id, "lease_expires_at", PQgetvalue(res, 0, 1));
+	    rc->user.id, "lease_expires_at", PQgetvalue(res, 0, CL_LEASE_EXPIRES_AT));
 	submission_audit(rc, job, "submission.claim", rv->id, after);
 	json_decref(after);
 	rv->result = submission_select(job, rv->id);
@@ -297,7 +302,7 @@ static int
 clauses_known(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct reqctx *rc = req_of(arg);
-	json_t *unknown = json_loads(PQgetvalue(res, 0, 0), 0, NULL), *errors, *i;
+	json_t *unknown = json_loads(PQgetvalue(res, 0, UC_POSITIONS), 0, NULL), *errors, *i;
 	size_t n;
 
 	FB_UNUSED(job);
@@ -397,7 +402,7 @@ appeal_made(struct db_job *job, const PGresult *res, void *arg)
 
 	after = json_pack("{s:s, s:s, s:s, s:s}", "submission_id", rv->id,
 	    "statement", jv_str(rc->body, "statement"), "review_due_at",
-	    PQgetvalue(res, 0, 0), "artist_id", rc->user.id);
+	    PQgetvalue(res, 0, AP_REVIEW_DUE_AT), "artist_id", rc->user.id);
 	submission_audit(rc, job, "submission.appeal", rv->id, after);
 	json_object_set_new(after, "program_id", json_string(rv->program));
 	outbox_add(job, "submission.appealed", rv->program, "submission", rv->id, after,
@@ -415,17 +420,17 @@ appeal_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such submission");
-	if (PQgetvalue(res, 0, 2)[0] == 't')
+	if (PQgetvalue(res, 0, AL_APPEALED)[0] == 't')
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "this submission has been appealed already; an appeal is heard once");
-	if (strcmp(PQgetvalue(res, 0, 0), "rejected") != 0)
+	if (strcmp(PQgetvalue(res, 0, AL_STATUS), "rejected") != 0)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "only a rejection can be appealed; this submission is %s",
-		    PQgetvalue(res, 0, 0));
-	if (PQgetvalue(res, 0, 1)[0] == 't')
+		    PQgetvalue(res, 0, AL_STATUS));
+	if (PQgetvalue(res, 0, AL_WINDOW_CLOSED)[0] == 't')
 		return req_refuse(rc, 409, "appeal-window-closed", NULL,
 		    "a rejection can be appealed within " APPEAL_WINDOW " of the decision");
-	snprintf(rv->program, sizeof(rv->program), "%.36s", PQgetvalue(res, 0, 3));
+	snprintf(rv->program, sizeof(rv->program), "%.36s", PQgetvalue(res, 0, AL_PROGRAM));
 	db_job_add(job, appeal_made, SQL_APPEAL, rv->id, jv_str(rc->body, "statement"));
 	return 0;
 }
@@ -444,9 +449,9 @@ queue_read(struct reqctx *rc, struct db_job *job)
 	const PGresult *r = db_job_result(job, 1);
 
 	reply_json(rc, 200, json_pack("{s:s, s:o, s:o, s:o, s:o}",
-	    "program_id", req_param(rc, 0), "counts", repr_json(r, 0, 0),
-	    "oldest_review_due_at", repr_str(r, 0, 1), "overdue", repr_int(r, 0, 2),
-	    "open_claims", repr_int(r, 0, 3)));
+	    "program_id", req_param(rc, 0), "counts", repr_json(r, 0, Q_COUNTS),
+	    "oldest_review_due_at", repr_str(r, 0, Q_OLDEST_DUE),
+	    "overdue", repr_int(r, 0, Q_OVERDUE), "open_claims", repr_int(r, 0, Q_OPEN_CLAIMS)));
 }
 
 void

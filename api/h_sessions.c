@@ -54,6 +54,10 @@ static const char SQL_LOOKUP[] =
 	"                      WHERE (email_norm = $1 OR (email_norm IS NULL AND email = $2))"
 	"                        AND disabled_at IS NULL"
 	"                      ORDER BY email_norm IS NULL LIMIT 1) u ON true";
+enum {
+	LU_USER, LU_HASH, LU_ROLE, LU_DISPLAY_NAME, LU_CREATED_AT, LU_FAILURES, LU_RETRY_AFTER,
+	LU_EMAIL,
+};
 
 static const char SQL_FAILURE[] =
 	"WITH old AS (DELETE FROM login_failures"
@@ -64,6 +68,7 @@ static const char SQL_SESSION[] =
 	"INSERT INTO sessions (id, user_id, token_hash, expires_at)"
 	" VALUES ($1, $2, $3, now() + make_interval(secs => $4::int))"
 	" RETURNING rfc3339(expires_at)";
+enum { SE_EXPIRES_AT };
 
 static const char SQL_CLEAR_FAILURES[] =
 	"DELETE FROM login_failures WHERE email = $1";
@@ -85,7 +90,7 @@ session_created(struct reqctx *rc, struct db_job *job)
 	json_t *body;
 
 	body = json_pack("{s:s, s:s, s:o}", "token", l->token,
-	    "expires_at", PQgetvalue(db_job_result(job, 0), 0, 0),
+	    "expires_at", PQgetvalue(db_job_result(job, 0), 0, SE_EXPIRES_AT),
 	    "user", user_json(l->user_id, l->email, l->display_name, l->role,
 	    l->created_at));
 	sodium_memzero(l->token, sizeof(l->token));
@@ -150,19 +155,19 @@ lookup_done(struct reqctx *rc, struct db_job *job)
 	const PGresult *r;
 
 	r = db_job_result(job, 0);
-	if (atoi(PQgetvalue(r, 0, 5)) >= LOGIN_MAX_FAILURES) {
-		req_set_header(rc, "Retry-After", PQgetvalue(r, 0, 6));
+	if (atoi(PQgetvalue(r, 0, LU_FAILURES)) >= LOGIN_MAX_FAILURES) {
+		req_set_header(rc, "Retry-After", PQgetvalue(r, 0, LU_RETRY_AFTER));
 		reply_problem(rc, 429, "too-many-attempts",
 		    "too many failed sign-ins for this address; try again later");
 		return;
 	}
-	l->user_id = col(rc, r, 0);
-	l->hash = col(rc, r, 1);
-	l->role = col(rc, r, 2);
-	l->display_name = col(rc, r, 3);
-	l->created_at = col(rc, r, 4);
-	if (!PQgetisnull(r, 0, 7))
-		l->email = col(rc, r, 7);
+	l->user_id = col(rc, r, LU_USER);
+	l->hash = col(rc, r, LU_HASH);
+	l->role = col(rc, r, LU_ROLE);
+	l->display_name = col(rc, r, LU_DISPLAY_NAME);
+	l->created_at = col(rc, r, LU_CREATED_AT);
+	if (!PQgetisnull(r, 0, LU_EMAIL))
+		l->email = col(rc, r, LU_EMAIL);
 	req_offload(rc, verify_work, verify_done);
 }
 

@@ -70,6 +70,7 @@ static const char *const list_query[] = {
 
 static const char SQL_BY_KEY[] =
 	"SELECT id FROM submissions WHERE artist_id = $1 AND idempotency_key = $2";
+enum { BK_ID };
 
 /* What a submission needs; locks the program against new terms meanwhile. */
 static const char SQL_CHECK[] =
@@ -82,6 +83,10 @@ static const char SQL_CHECK[] =
 	"       AND e.status = 'active'"
 	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "false", "$2")
 	" FOR SHARE OF p";
+enum {
+	CK_STATUS, CK_KIND_OK, CK_ENROLLMENT, CK_TERMS_ACCEPTED, CK_TERMS_LATEST, CK_RATES_LATEST,
+	CK_SLA_HOURS,
+};
 
 static const char SQL_INSERT[] =
 	"INSERT INTO submissions (id, program_id, artist_id, enrollment_id, kind, title,"
@@ -92,6 +97,7 @@ static const char SQL_INSERT[] =
 	"   now() + make_interval(secs => $13::int * 3600 * 0.8), $14)"
 	" ON CONFLICT (artist_id, idempotency_key) WHERE idempotency_key IS NOT NULL"
 	" DO NOTHING RETURNING rfc3339(review_due_at)";
+enum { INS_REVIEW_DUE_AT };
 
 
 static const char SQL_DECISIONS[] =
@@ -99,12 +105,14 @@ static const char SQL_DECISIONS[] =
 	"         'clause_keys', to_json(clause_keys), 'decided_by', decided_by,"
 	"         'decided_at', rfc3339(decided_at), 'on_appeal', on_appeal) ORDER BY id), '[]')"
 	"  FROM decisions WHERE submission_id = $1";
+enum { DECISIONS_ARRAY };
 
 static const char SQL_EXHIBITIONS[] =
 	"SELECT coalesce(json_agg(json_build_object('id', id, 'venue', venue,"
 	"         'starts_at', rfc3339(starts_at), 'created_at', rfc3339(created_at))"
 	"         ORDER BY created_at, id), '[]')"
 	"  FROM exhibitions WHERE submission_id = $1";
+enum { EXHIBITIONS_ARRAY };
 
 static const char SQL_LIST[] =
 	"SELECT " REPR_SUBMISSION_COLS " FROM " REPR_SUBMISSION_FROM
@@ -117,6 +125,7 @@ static const char SQL_LIST[] =
 static const char SQL_LOCK[] =
 	"SELECT status FROM submissions"
 	" WHERE id = $1 AND ($2::boolean OR artist_id = $3::uuid) FOR UPDATE";
+enum { LOCK_STATUS };
 
 static const char SQL_WITHDRAW[] =
 	"UPDATE submissions SET status = 'withdrawn', updated_at = now() WHERE id = $1";
@@ -125,6 +134,7 @@ static const char SQL_EXHIBIT[] =
 	"INSERT INTO exhibitions (id, submission_id, venue, starts_at, created_by)"
 	" VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
 	" RETURNING id, submission_id, venue, rfc3339(starts_at), rfc3339(created_at)";
+enum { EX_ID, EX_SUBMISSION, EX_VENUE, EX_STARTS_AT, EX_CREATED_AT };
 
 static const char SQL_LEDGER_EXHIBITED[] = "SELECT ledger_on_exhibited($1, $2)";
 
@@ -149,7 +159,7 @@ replay_step(struct db_job *job, const PGresult *res, void *arg)
 	if (PQntuples(res) != 1)
 		return 0;       /* a new key: the statements after this one insert */
 	sb->replayed = true;     /* submit_checked then adds nothing */
-	snprintf(sb->id, sizeof(sb->id), "%.36s", PQgetvalue(res, 0, 0));
+	snprintf(sb->id, sizeof(sb->id), "%.36s", PQgetvalue(res, 0, BK_ID));
 	sb->result = submission_select(job, sb->id);
 	return 0;
 }
@@ -169,7 +179,7 @@ submission_inserted(struct db_job *job, const PGresult *res, void *arg)
 	after = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "submission_id", sb->id,
 	    "program_id", sb->program_id, "artist_id", rc->user.id,
 	    "kind", jv_str(rc->body, "kind"), "title", jv_str(rc->body, "title"),
-	    "review_due_at", PQgetvalue(res, 0, 0));
+	    "review_due_at", PQgetvalue(res, 0, INS_REVIEW_DUE_AT));
 	submission_audit(rc, job, "submission.create", sb->id, after);
 	outbox_add(job, "submission.created", sb->program_id, "submission", sb->id, after,
 	    rc->log.request_id);
@@ -198,23 +208,23 @@ submit_checked(struct db_job *job, const PGresult *res, void *arg)
 		return 0;
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such program");
-	if (PQgetisnull(res, 0, 2))
+	if (PQgetisnull(res, 0, CK_ENROLLMENT))
 		return req_refuse(rc, 403, "not-enrolled", NULL,
 		    "only artists enrolled in the program submit to it");
-	if (strcmp(PQgetvalue(res, 0, 0), "open") != 0)
+	if (strcmp(PQgetvalue(res, 0, CK_STATUS), "open") != 0)
 		return req_refuse(rc, 409, "program-not-open", NULL,
 		    "the program is not open for submissions");
-	if (PQgetvalue(res, 0, 1)[0] != 't')
+	if (PQgetvalue(res, 0, CK_KIND_OK)[0] != 't')
 		return req_refuse(rc, 422, "validation",
 		    json_pack("{s:[{s:s, s:s}]}", "errors", "field", "kind", "message",
 		    "is not a kind of submission this program accepts"),
 		    "this program does not accept %s submissions", jv_str(b, "kind"));
-	if (strcmp(PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4)) != 0)
+	if (strcmp(PQgetvalue(res, 0, CK_TERMS_ACCEPTED), PQgetvalue(res, 0, CK_TERMS_LATEST)) != 0)
 		return req_refuse(rc, 409, "terms-not-accepted",
 		    json_pack("{s:I}", "latest_terms_version",
-		    (json_int_t)strtoll(PQgetvalue(res, 0, 4), NULL, 10)),
+		    (json_int_t)strtoll(PQgetvalue(res, 0, CK_TERMS_LATEST), NULL, 10)),
 		    "the terms changed: accept version %s before submitting again",
-		    PQgetvalue(res, 0, 4));
+		    PQgetvalue(res, 0, CK_TERMS_LATEST));
 
 	hours[0] = '\0';
 	if (json_is_number(json_object_get(b, "hours"))) {
@@ -225,10 +235,11 @@ submit_checked(struct db_job *job, const PGresult *res, void *arg)
 	media = dump(json_object_get(b, "media"), "[]");
 	generation = dump(json_object_get(b, "generation"), NULL);
 	db_job_add(job, submission_inserted, SQL_INSERT, sb->id, sb->program_id,
-	    rc->user.id, PQgetvalue(res, 0, 2), jv_str(b, "kind"), jv_str(b, "title"),
+	    rc->user.id, PQgetvalue(res, 0, CK_ENROLLMENT), jv_str(b, "kind"), jv_str(b, "title"),
 	    jv_str(b, "description") ? jv_str(b, "description") : "", media,
-	    hours[0] ? hours : NULL, generation, PQgetvalue(res, 0, 3),
-	    PQgetisnull(res, 0, 5) ? NULL : PQgetvalue(res, 0, 5), PQgetvalue(res, 0, 6),
+	    hours[0] ? hours : NULL, generation, PQgetvalue(res, 0, CK_TERMS_ACCEPTED),
+	    PQgetisnull(res, 0, CK_RATES_LATEST) ? NULL : PQgetvalue(res, 0, CK_RATES_LATEST),
+	    PQgetvalue(res, 0, CK_SLA_HOURS),
 	    sb->key);
 	free(media);
 	free(generation);
@@ -458,8 +469,10 @@ submission_read(struct reqctx *rc, struct db_job *job)
 		return;
 	}
 	body = rc->scope.all ? repr_submission(r, 0) : repr_submission_artist(r, 0);
-	json_object_set_new(body, "decisions", repr_json(db_job_result(job, 1), 0, 0));
-	json_object_set_new(body, "exhibitions", repr_json(db_job_result(job, 2), 0, 0));
+	json_object_set_new(body, "decisions",
+	    repr_json(db_job_result(job, 1), 0, DECISIONS_ARRAY));
+	json_object_set_new(body, "exhibitions",
+	    repr_json(db_job_result(job, 2), 0, EXHIBITIONS_ARRAY));
 	reply_json_etag(rc, 200, body);
 }
 
@@ -499,10 +512,10 @@ withdraw_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such submission");
-	if (strcmp(PQgetvalue(res, 0, 0), "pending") != 0)
+	if (strcmp(PQgetvalue(res, 0, LOCK_STATUS), "pending") != 0)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "only a pending submission can be withdrawn; this one is %s",
-		    PQgetvalue(res, 0, 0));
+		    PQgetvalue(res, 0, LOCK_STATUS));
 	db_job_add(job, NULL, SQL_WITHDRAW, sb->id);
 	after = json_pack("{s:s}", "status", "withdrawn");
 	submission_audit(rc, job, "submission.withdraw", sb->id, after);
@@ -549,9 +562,9 @@ exhibition_inserted(struct db_job *job, const PGresult *res, void *arg)
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "this submission is already exhibited at this venue");
-	db_job_add(job, NULL, SQL_LEDGER_EXHIBITED, PQgetvalue(res, 0, 0), rc->log.request_id);
-	after = json_pack("{s:s, s:s, s:s}", "exhibition_id", PQgetvalue(res, 0, 0),
-	    "venue", PQgetvalue(res, 0, 2), "starts_at", PQgetvalue(res, 0, 3));
+	db_job_add(job, NULL, SQL_LEDGER_EXHIBITED, PQgetvalue(res, 0, EX_ID), rc->log.request_id);
+	after = json_pack("{s:s, s:s, s:s}", "exhibition_id", PQgetvalue(res, 0, EX_ID),
+	    "venue", PQgetvalue(res, 0, EX_VENUE), "starts_at", PQgetvalue(res, 0, EX_STARTS_AT));
 	submission_audit(rc, job, "submission.exhibit", sb->id, after);
 	json_decref(after);
 	return 0;
@@ -567,7 +580,7 @@ exhibit_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (PQntuples(res) != 1)
 		return req_refuse(rc, 404, "not-found", NULL, "no such submission");
-	status = PQgetvalue(res, 0, 0);
+	status = PQgetvalue(res, 0, LOCK_STATUS);
 	if (strcmp(status, "approved") != 0 && strcmp(status, "deemed_approved") != 0)
 		return req_refuse(rc, 409, "conflict", NULL,
 		    "only approved work is exhibited; this submission is %s", status);
@@ -584,9 +597,9 @@ exhibited(struct reqctx *rc, struct db_job *job)
 	const PGresult *r = db_job_result(job, sb->result);
 
 	reply_json(rc, 201, json_pack("{s:o, s:o, s:o, s:o, s:o}",
-	    "id", repr_str(r, 0, 0), "submission_id", repr_str(r, 0, 1),
-	    "venue", repr_str(r, 0, 2), "starts_at", repr_str(r, 0, 3),
-	    "created_at", repr_str(r, 0, 4)));
+	    "id", repr_str(r, 0, EX_ID), "submission_id", repr_str(r, 0, EX_SUBMISSION),
+	    "venue", repr_str(r, 0, EX_VENUE), "starts_at", repr_str(r, 0, EX_STARTS_AT),
+	    "created_at", repr_str(r, 0, EX_CREATED_AT)));
 }
 
 void

@@ -50,6 +50,7 @@ const struct jv_schema rates_put_body = JV_SCHEMA(rates_fields);
 static const char SQL_LOCK_PROGRAM[] =
 	"SELECT status, array_to_json(submission_kinds) FROM programs"
 	" WHERE id = $1 FOR UPDATE";
+enum { LP_STATUS, LP_KINDS };
 
 static const char SQL_INSERT_TERMS[] =
 	"INSERT INTO terms_versions AS t (program_id, version, clauses,"
@@ -57,6 +58,7 @@ static const char SQL_INSERT_TERMS[] =
 	" SELECT $1, coalesce(max(version), 0) + 1, $2::jsonb, $3::timestamptz, $4"
 	"   FROM terms_versions WHERE program_id = $1"
 	" RETURNING " REPR_TERMS_COLS;
+enum { IT_TERMS, IT_VERSION = IT_TERMS + 1 };
 
 /* $4 NULL: the latest version. */
 static const char SQL_GET_TERMS[] =
@@ -66,6 +68,8 @@ static const char SQL_GET_TERMS[] =
 	"       coalesce($4::int, (SELECT max(version) FROM terms_versions"
 	"                           WHERE program_id = p.id))"
 	" WHERE p.id = $1 AND " REPR_PROGRAM_VISIBLE("p", "$2", "$3");
+/* This and SQL_GET_RATES: the program's status, then the version's (all NULL if none). */
+enum { GV_STATUS, GV_VERSION };
 
 static const char SQL_INSERT_CARD[] =
 	"INSERT INTO rate_cards (program_id, version, created_by)"
@@ -158,9 +162,9 @@ terms_inserted(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct reqctx *rc = req_of(arg);
 	struct publish *p = rc->h;
-	json_t *after = repr_terms(res, 0, 0);
+	json_t *after = repr_terms(res, 0, IT_TERMS);
 	const char *entity = arena_printf(rc->arena, "%s/%s", p->program_id,
-	    PQgetvalue(res, 0, 1));
+	    PQgetvalue(res, 0, IT_VERSION));
 
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
@@ -183,7 +187,7 @@ terms_program_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (program_step_changeable(job, res, arg) != 0)
 		return -1;
-	p->announce = strcmp(PQgetvalue(res, 0, 0), "open") == 0;
+	p->announce = strcmp(PQgetvalue(res, 0, LP_STATUS), "open") == 0;
 	clauses = json_dumps(json_object_get(rc->body, "clauses"), JSON_COMPACT);
 	p->result = db_job_add(job, terms_inserted, SQL_INSERT_TERMS, p->program_id,
 	    clauses, jv_str(rc->body, "confidential_until"), rc->user.id);
@@ -239,11 +243,11 @@ version_read_done(struct reqctx *rc, struct db_job *job)
 
 	if (PQntuples(r) != 1)
 		reply_problem(rc, 404, "not-found", "no such program");
-	else if (PQgetisnull(r, 0, 1))
+	else if (PQgetisnull(r, 0, GV_VERSION))
 		reply_problem(rc, 404, "not-found", "%s %s", v->what,
 		    req_param(rc, 1)[0] ? "has no such version" : "has not been published yet");
 	else
-		reply_json_etag(rc, 200, v->repr(r, 0, 1));
+		reply_json_etag(rc, 200, v->repr(r, 0, GV_VERSION));
 }
 
 static void
@@ -287,19 +291,20 @@ static const char SQL_CURRENT_CARD[] =
 	"SELECT " REPR_RATES_COLS
 	"  FROM rate_cards c JOIN programs p ON p.id = c.program_id"
 	" WHERE c.program_id = $1 ORDER BY c.version DESC LIMIT 1";
+enum { CC_RATES, CC_VERSION = CC_RATES + 1 };
 
 static int
 card_read(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct reqctx *rc = req_of(arg);
 	struct publish *p = rc->h;
-	json_t *after = repr_rates(res, 0, 0);
+	json_t *after = repr_rates(res, 0, CC_RATES);
 
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
 		.action = "rates.publish", .entity_type = "program_rates",
 		.entity_id = arena_printf(rc->arena, "%s/%s", p->program_id,
-		    PQgetvalue(res, 0, 1)),
+		    PQgetvalue(res, 0, CC_VERSION)),
 		.after = after, .request_id = rc->log.request_id,
 	});
 	json_decref(after);
@@ -331,7 +336,7 @@ rates_program_locked(struct db_job *job, const PGresult *res, void *arg)
 
 	db_job_add(job, NULL, SQL_INSERT_CARD, p->program_id, rc->user.id);
 	db_job_add(job, NULL, SQL_INSERT_RATES, p->program_id, kinds, amounts);
-	if (strcmp(PQgetvalue(res, 0, 0), "open") == 0)
+	if (strcmp(PQgetvalue(res, 0, LP_STATUS), "open") == 0)
 		db_job_add(job, program_step_ready, SQL_READINESS, p->program_id);
 	p->result = db_job_add(job, card_read, SQL_CURRENT_CARD, p->program_id);
 	return 0;

@@ -65,6 +65,7 @@ static const char SQL_FIGURES[] =
 	"                    WHERE program_id = $1 AND kind = 'session'"
 	"                      AND status IN ('approved', 'deemed_approved')) AS h) x))"
 	"  FROM p";
+enum { FG_PUBLIC, FG_FIGURES };
 
 static void
 figures_read(struct reqctx *rc, struct db_job *job)
@@ -72,11 +73,11 @@ figures_read(struct reqctx *rc, struct db_job *job)
 	const PGresult *r = db_job_result(job, 0);
 	bool insider = rc->scope.all;     /* staff, finance, admins */
 
-	if (PQntuples(r) != 1 || (PQgetvalue(r, 0, 0)[0] != 't' && !insider)) {
+	if (PQntuples(r) != 1 || (PQgetvalue(r, 0, FG_PUBLIC)[0] != 't' && !insider)) {
 		reply_problem(rc, 404, "not-found", "no such program, or it does not publish figures");
 		return;
 	}
-	reply_json_etag(rc, 200, repr_json(r, 0, 1));
+	reply_json_etag(rc, 200, repr_json(r, 0, FG_FIGURES));
 }
 
 void

@@ -26,6 +26,7 @@ static const char SQL_INSERT_USER[] =
 	"INSERT INTO users (id, email, password_hash, display_name, role, email_norm,"
 	" email_skeleton) VALUES ($1, lower($2), $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
 	" RETURNING email, rfc3339(created_at)";
+enum { IU_EMAIL, IU_CREATED_AT };
 
 struct newuser {
 	char id[CRYPTO_UUID_LEN];
@@ -90,8 +91,8 @@ user_created(struct reqctx *rc, struct db_job *job)
 	const PGresult *r;
 
 	r = db_job_result(job, 1);
-	reply_json(rc, 201, user_json(u->id, PQgetvalue(r, 0, 0), u->display_name, u->role,
-	    PQgetvalue(r, 0, 1)));
+	reply_json(rc, 201, user_json(u->id, PQgetvalue(r, 0, IU_EMAIL), u->display_name,
+	    u->role, PQgetvalue(r, 0, IU_CREATED_AT)));
 }
 
 static void

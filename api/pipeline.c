@@ -532,17 +532,18 @@ static const char SQL_AUTH[] =
 	" FROM sessions s JOIN users u ON u.id = s.user_id"
 	" WHERE s.token_hash = $1 AND s.revoked_at IS NULL AND s.expires_at > now()"
 	"   AND u.disabled_at IS NULL";
+enum { AU_SESSION, AU_USER, AU_ROLE, AU_EMAIL, AU_DISPLAY_NAME, AU_CREATED_AT };
 
 static void
 user_from_row(struct reqctx *rc, const PGresult *r, struct auth_user *u)
 {
 	memset(u, 0, sizeof(*u));
-	snprintf(u->session_id, sizeof(u->session_id), "%s", PQgetvalue(r, 0, 0));
-	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(r, 0, 1));
-	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(r, 0, 2));
-	u->email = arena_strdup(rc->arena, PQgetvalue(r, 0, 3));
-	u->display_name = arena_strdup(rc->arena, PQgetvalue(r, 0, 4));
-	u->created_at = arena_strdup(rc->arena, PQgetvalue(r, 0, 5));
+	snprintf(u->session_id, sizeof(u->session_id), "%s", PQgetvalue(r, 0, AU_SESSION));
+	snprintf(u->id, sizeof(u->id), "%s", PQgetvalue(r, 0, AU_USER));
+	snprintf(u->role, sizeof(u->role), "%s", PQgetvalue(r, 0, AU_ROLE));
+	u->email = arena_strdup(rc->arena, PQgetvalue(r, 0, AU_EMAIL));
+	u->display_name = arena_strdup(rc->arena, PQgetvalue(r, 0, AU_DISPLAY_NAME));
+	u->created_at = arena_strdup(rc->arena, PQgetvalue(r, 0, AU_CREATED_AT));
 	u->role_bit = router_role_bit(u->role);
 }
 
