@@ -25,8 +25,9 @@
 
 struct ledger_check {
 	const char *name;   /* starts each violation line */
-	const char *sql;    /* $1: row limit; column 1: the total count of violations */
+	const char *sql;    /* $1: row limit; CHECK_COL_TOTAL: the count of violations */
 };
+enum { CHECK_COL_TOTAL };   /* every check's first column; the rest are printed */
 
 /* +1 for debit-normal accounts, -1 for credit-normal ones (see 0004). */
 #define SIGN_SQL "CASE WHEN a.kind IN ('cash', 'expense') THEN 1 ELSE -1 END"
@@ -95,6 +96,7 @@ static const char SQL_COUNTS[] =
 	"SELECT (SELECT count(*) FROM ledger_transactions),"
 	"       (SELECT count(*) FROM ledger_entries),"
 	"       (SELECT count(*) FROM ledger_accounts)";
+enum { COUNT_TRANSACTIONS, COUNT_ENTRIES, COUNT_ACCOUNTS };
 
 /* Runs a statement without rows or parameters; false after printing why. */
 static bool
@@ -141,7 +143,7 @@ run_check(PGconn *pg, const struct ledger_check *c, long *found)
 		goto out;
 	}
 	rows = PQntuples(r);
-	total = rows > 0 ? strtol(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+	total = rows > 0 ? strtol(PQgetvalue(r, 0, CHECK_COL_TOTAL), NULL, 10) : 0;
 	for (row = 0; row < rows; row++)
 		print_violation(c->name, r, row);
 	if (total > rows)
@@ -165,7 +167,8 @@ print_ok(PGconn *pg)
 		goto out;
 	}
 	printf("ledger ok: %s transactions, %s entries, %s accounts\n",
-	    PQgetvalue(r, 0, 0), PQgetvalue(r, 0, 1), PQgetvalue(r, 0, 2));
+	    PQgetvalue(r, 0, COUNT_TRANSACTIONS), PQgetvalue(r, 0, COUNT_ENTRIES),
+	    PQgetvalue(r, 0, COUNT_ACCOUNTS));
 	rc = 0;
 out:
 	PQclear(r);

@@ -87,7 +87,7 @@ email_taken(PGconn *pg, const struct email_identity *addr, bool inserted_nothing
 		r = PQexecParams(pg, EMAIL_SQL_CLASH, 3, NULL,
 		    (const char *[]){ addr->norm, addr->skel, addr->addr }, NULL, NULL, 0);
 		c = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 &&
-		    PQgetvalue(r, 0, 0)[0] == 'f' ? EMAIL_CLASH_CONFUSABLE : EMAIL_CLASH_TAKEN;
+		    PQgetvalue(r, 0, EMAIL_CLASH_COL_TAKEN)[0] == 'f' ? EMAIL_CLASH_CONFUSABLE : EMAIL_CLASH_TAKEN;
 	} else {
 		r = PQexec(pg, EMAIL_SQL_PENDING);
 		if (PQresultStatus(r) == PGRES_TUPLES_OK)
@@ -186,7 +186,7 @@ cmd_create_user(int argc, char **argv)
 		goto rollback;
 	}
 	free(email);
-	email = fb_strdup(PQgetvalue(r, 0, 0));
+	email = fb_strdup(PQgetvalue(r, 0, EMAIL_PENDING_COL_EMAIL));
 	PQclear(r);
 	r = PQexecParams(pg, SQL_AUDIT, 3, NULL,
 	    (const char *[]){ id, after_s, rid }, NULL, NULL, 0);

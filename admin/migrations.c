@@ -78,6 +78,7 @@ fail:
  */
 static const char SQL_BACKFILL_PENDING[] =
 	"SELECT id, email FROM users WHERE email_skeleton IS NULL ORDER BY created_at, id";
+enum { PENDING_ID, PENDING_EMAIL };
 static const char SQL_BACKFILL_SET[] =
 	"UPDATE users SET email_norm = $2, email_skeleton = $3"
 	" WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM users o WHERE o.id <> $1"
@@ -96,7 +97,8 @@ email_backfill(PGconn *pg)
 	if (!ok(rows, "read accounts without a normalized address"))
 		goto out;
 	for (row = 0; row < PQntuples(rows); row++) {
-		const char *id = PQgetvalue(rows, row, 0), *email = PQgetvalue(rows, row, 1);
+		const char *id = PQgetvalue(rows, row, PENDING_ID);
+		const char *email = PQgetvalue(rows, row, PENDING_EMAIL);
 		char norm[EMAIL_FORM_MAX], skel[EMAIL_FORM_MAX];
 		bool set;
 
@@ -161,13 +163,13 @@ cmd_migrate(int argc, char **argv)
 		migrate_version(m, version, sizeof(version));
 		migrate_checksum(m, sum);
 		for (row = 0; row < PQntuples(applied); row++)
-			if (strcmp(PQgetvalue(applied, row, 0), version) == 0)
+			if (strcmp(PQgetvalue(applied, row, MIGRATE_COL_VERSION), version) == 0)
 				break;
 		if (row < PQntuples(applied)) {
-			if (strcmp(PQgetvalue(applied, row, 1), sum) != 0) {
+			if (strcmp(PQgetvalue(applied, row, MIGRATE_COL_CHECKSUM), sum) != 0) {
 				fprintf(stderr, "fairbeta migrate: %s was changed after it was applied"
 				    " (checksum %s, recorded %s); write a new migration instead\n",
-				    m->name, sum, PQgetvalue(applied, row, 1));
+				    m->name, sum, PQgetvalue(applied, row, MIGRATE_COL_CHECKSUM));
 				goto out;
 			}
 			continue;

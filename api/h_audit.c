@@ -50,10 +50,6 @@ enum {
 	AL_REQUEST,
 };
 
-struct audit_q {
-	int limit;
-};
-
 static json_t *
 audit_row(const PGresult *r, int i)
 {
@@ -68,9 +64,9 @@ audit_row(const PGresult *r, int i)
 static void
 audit_listed(struct reqctx *rc, struct db_job *job)
 {
-	struct audit_q *q = rc->h;
+	struct list_page *page = rc->h;
 
-	reply_list(rc, job, 0, q->limit, 0, audit_row);
+	reply_list(rc, job, 0, page->limit, 0, audit_row);
 }
 
 /* What audit rows name: a UUID, or "<program uuid>/<version>" (terms, rates). */
@@ -92,19 +88,13 @@ entity_id_ok(const char *s)
 	return crypto_uuid_valid(id);
 }
 
-void
-h_audit_list(struct reqctx *rc)
+/* The filters, in the order of audit_params: no list_filter says them. */
+static void
+audit_check(struct reqctx *rc, json_t *errors)
 {
 	const char *etype = req_query(rc, "entity_type"), *eid = req_query(rc, "entity_id");
 	const char *actor = req_query(rc, "actor_id");
-	const char *types = NULL;
-	json_t *errors = json_array();
-	struct audit_q *q = arena_alloc(rc->arena, sizeof(*q));
-	char *cursor, limit1[16];
-	struct db_job *job;
 
-	list_check_query(rc, audit_params, errors);
-	list_params(rc, &q->limit, &cursor, errors);
 	if (etype && (strlen(etype) == 0 || strlen(etype) > 64))
 		jv_error(errors, "entity_type", "must be 1 to 64 characters");
 	if (eid && !entity_id_ok(eid))
@@ -113,11 +103,18 @@ h_audit_list(struct reqctx *rc)
 	if (actor && !crypto_uuid_valid(actor))
 		jv_error(errors, "actor_id", "must be a UUID");
 	list_check_window(rc, errors);
-	if (json_array_size(errors) > 0) {
-		reply_invalid(rc, errors);
+}
+
+void
+h_audit_list(struct reqctx *rc)
+{
+	const char *etype = req_query(rc, "entity_type");
+	const char *types = NULL;
+	struct list_page *page = arena_alloc(rc->arena, sizeof(*page));
+	struct db_job *job;
+
+	if (!list_begin(rc, audit_params, NULL, audit_check, page))
 		return;
-	}
-	json_decref(errors);
 	if (rc->scope.ledger_only) {
 		if (etype && !is_ledger_type(etype)) {
 			reply_problem(rc, 403, "forbidden",
@@ -126,11 +123,10 @@ h_audit_list(struct reqctx *rc)
 		}
 		types = LEDGER_TYPES;
 	}
-	rc->h = q;
-	snprintf(limit1, sizeof(limit1), "%d", q->limit + 1);
+	rc->h = page;
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_AUDIT_LIST, etype, eid, actor, req_query(rc, "from"),
-	    req_query(rc, "to"), cursor,
-	    types, limit1);
+	db_job_add(job, NULL, SQL_AUDIT_LIST, etype, req_query(rc, "entity_id"),
+	    req_query(rc, "actor_id"), req_query(rc, "from"), req_query(rc, "to"),
+	    page->cursor, types, page->fetch);
 	req_db(rc, job, audit_listed);
 }

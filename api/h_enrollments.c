@@ -45,6 +45,11 @@ static const struct jv_field withdraw_fields[] = {
 const struct jv_schema enrollment_withdraw_body = JV_SCHEMA(withdraw_fields);
 
 static const char *const list_query[] = { "status", "limit", "cursor", NULL };
+static const char *const status_values[] = { "active", "withdrawn", NULL };
+static const struct list_filter list_filters[] = {
+	{ "status", status_values, "must be active or withdrawn" },
+	{ NULL, NULL, NULL },
+};
 
 /* Serializes enrollments per program and per code; $1 the code's hash. */
 static const char SQL_LOCK[] =
@@ -149,7 +154,7 @@ struct enroll {
 	char hash[CRYPTO_PWHASH_LEN];
 	bool hashed;
 	int result;        /* statement whose row is the reply */
-	int limit;         /* lists */
+	struct list_page page; /* lists */
 };
 
 /* ---- POST /v1/enrollments ---- */
@@ -576,37 +581,27 @@ enrollments_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct enroll *en = rc->h;
 
-	reply_list(rc, job, en->result, en->limit, REPR_ENROLLMENT_SEQ, repr_enrollment);
+	reply_list(rc, job, en->result, en->page.limit, REPR_ENROLLMENT_SEQ, repr_enrollment);
 }
 
 static void
 enrollment_list(struct reqctx *rc, const char *program, const char *artist)
 {
 	const char *status = req_query(rc, "status");
-	json_t *errors = json_array();
 	struct enroll *en = arena_alloc(rc->arena, sizeof(*en));
-	char *cursor, limit1[16];
 	struct db_job *job;
 
-	list_check_query(rc, list_query, errors);
-	list_params(rc, &en->limit, &cursor, errors);
-	if (status && strcmp(status, "active") != 0 && strcmp(status, "withdrawn") != 0)
-		jv_error(errors, "status", "must be active or withdrawn");
-	if (json_array_size(errors) > 0) {
-		reply_invalid(rc, errors);
+	if (!list_begin(rc, list_query, list_filters, NULL, &en->page))
 		return;
-	}
-	json_decref(errors);
 	rc->h = en;
-	snprintf(limit1, sizeof(limit1), "%d", en->limit + 1);
 	job = db_job_new(0);
 	if (program != NULL) {
 		db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, program);
 		en->result = db_job_add(job, NULL, SQL_LIST_PROGRAM, program, status,
-		    cursor, limit1);
+		    en->page.cursor, en->page.fetch);
 	} else {
 		en->result = db_job_add(job, NULL, SQL_LIST_ARTIST, artist, status,
-		    cursor, limit1);
+		    en->page.cursor, en->page.fetch);
 	}
 	req_db(rc, job, enrollments_listed);
 }

@@ -56,7 +56,7 @@ static const char SQL_REVOKE[] =
 struct invite {
 	char code[CRYPTO_TOKEN_LEN];
 	int result;
-	int limit;
+	struct list_page page;
 };
 
 /* Audits the new or changed invitation (never its code). */
@@ -70,7 +70,7 @@ invitation_audit(struct db_job *job, const PGresult *res, void *arg,
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
 		.action = action, .entity_type = "invitation",
-		.entity_id = PQgetvalue(res, 0, 0), .after = after,
+		.entity_id = PQgetvalue(res, 0, RI_ID), .after = after,
 		.request_id = rc->log.request_id,
 	});
 	json_decref(after);
@@ -169,7 +169,7 @@ invitations_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct invite *inv = rc->h;
 
-	reply_list(rc, job, 1, inv->limit, REPR_INVITATION_SEQ, repr_invitation);
+	reply_list(rc, job, 1, inv->page.limit, REPR_INVITATION_SEQ, repr_invitation);
 }
 
 void
@@ -177,27 +177,18 @@ h_invitation_list(struct reqctx *rc)
 {
 	const char *program = req_param_uuid(rc, 0);
 	struct invite *inv = arena_alloc(rc->arena, sizeof(*inv));
-	json_t *errors;
-	char *cursor, limit1[16];
 	struct db_job *job;
 
 	if (program == NULL) {
 		reply_problem(rc, 404, "not-found", "no such program");
 		return;
 	}
-	errors = json_array();
-	list_check_query(rc, list_query, errors);
-	list_params(rc, &inv->limit, &cursor, errors);
-	if (json_array_size(errors) > 0) {
-		reply_invalid(rc, errors);
+	if (!list_begin(rc, list_query, NULL, NULL, &inv->page))
 		return;
-	}
-	json_decref(errors);
 	rc->h = inv;
-	snprintf(limit1, sizeof(limit1), "%d", inv->limit + 1);
 	job = db_job_new(0);
 	db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, program);
-	db_job_add(job, NULL, SQL_LIST, program, cursor, limit1);
+	db_job_add(job, NULL, SQL_LIST, program, inv->page.cursor, inv->page.fetch);
 	req_db(rc, job, invitations_listed);
 }
 

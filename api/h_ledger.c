@@ -15,6 +15,7 @@
 #include "audit.h"
 #include "crypto.h"
 #include "handlers.h"
+#include "program.h"
 #include "idem.h"
 #include "jsonv.h"
 #include "ledger.h"
@@ -123,7 +124,7 @@ struct posting {
 	const char *action;         /* audit action */
 	int posting;                /* the ledger_post() statement; no row: no program */
 	int result;
-	int limit;
+	struct list_page page;
 };
 
 static struct posting *
@@ -149,8 +150,8 @@ posted(struct db_job *job, const PGresult *res, void *arg)
 	struct posting *p = rc->h;
 	json_t *after;
 
-	if (PQntuples(res) != 1)
-		return req_refuse(rc, 404, "not-found", NULL, "no such program");
+	if (program_step_found(job, res, arg) != 0)
+		return -1;
 	if (!PQgetisnull(res, 0, RV_TRANSACTION)) {
 		after = json_pack("{s:s, s:O}", "transaction_id", p->id, "request", rc->body);
 		audit_add(job, &(struct audit_entry){
@@ -353,44 +354,26 @@ listed(struct reqctx *rc, struct db_job *job)
 {
 	struct posting *p = rc->h;
 
-	reply_list(rc, job, 0, p->limit, 1, repr_row_json);
+	reply_list(rc, job, 0, p->page.limit, 1, repr_row_json);
 }
 
-/* limit, cursor, program_id and (with dates) from/to; NULL after a 422. */
-static struct posting *
-list_start(struct reqctx *rc, const char *const *known, bool dates, char **cursor)
-{
-	const char *program = req_query(rc, "program_id");
-	struct posting *p = posting_new(rc, NULL);
-	json_t *errors = json_array();
-
-	list_check_query(rc, known, errors);
-	list_params(rc, &p->limit, cursor, errors);
-	if (program && !crypto_uuid_valid(program))
-		jv_error(errors, "program_id", "must be a UUID");
-	if (dates)
-		list_check_window(rc, errors);
-	if (json_array_size(errors) > 0) {
-		reply_invalid(rc, errors);
-		return NULL;
-	}
-	json_decref(errors);
-	return p;
-}
+static const struct list_filter program_filter[] = {
+	{ "program_id", NULL, "must be a UUID" },
+	{ NULL, NULL, NULL },
+};
 
 void
 h_ledger_accounts(struct reqctx *rc)
 {
 	static const char *const known[] = { "program_id", "limit", "cursor", NULL };
-	struct posting *p;
+	struct posting *p = posting_new(rc, NULL);
 	struct db_job *job;
-	char *cursor, limit1[16];
 
-	if ((p = list_start(rc, known, false, &cursor)) == NULL)
+	if (!list_begin(rc, known, program_filter, NULL, &p->page))
 		return;
-	snprintf(limit1, sizeof(limit1), "%d", p->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_ACCOUNTS, req_query(rc, "program_id"), cursor, limit1);
+	db_job_add(job, NULL, SQL_ACCOUNTS, req_query(rc, "program_id"), p->page.cursor,
+	    p->page.fetch);
 	req_db(rc, job, listed);
 }
 
@@ -405,21 +388,19 @@ dated_list(struct reqctx *rc, const char *sql, const char *owner)
 		"program_id", "from", "to", "limit", "cursor", NULL,
 	};
 	const char *params[6];
-	struct posting *p;
+	struct posting *p = posting_new(rc, NULL);
 	struct db_job *job;
-	char *cursor, limit1[16];
 	int n = 0;
 
-	if ((p = list_start(rc, known, true, &cursor)) == NULL)
+	if (!list_begin(rc, known, program_filter, list_check_window, &p->page))
 		return;
-	snprintf(limit1, sizeof(limit1), "%d", p->limit + 1);
 	if (owner != NULL)
 		params[n++] = owner;
 	params[n++] = req_query(rc, "program_id");
 	params[n++] = req_query(rc, "from");
 	params[n++] = req_query(rc, "to");
-	params[n++] = cursor;
-	params[n++] = limit1;
+	params[n++] = p->page.cursor;
+	params[n++] = p->page.fetch;
 	job = db_job_new(0);
 	db_job_addv(job, NULL, sql, n, params);
 	req_db(rc, job, listed);

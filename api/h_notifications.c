@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "events.h"
 #include "handlers.h"
+#include "program.h"
 #include "jsonv.h"
 #include "list.h"
 #include "loop.h"
@@ -26,7 +27,7 @@ const struct jv_schema prefs_put_body = JV_SCHEMA(prefs_fields);
 static const struct jv_field webhook_fields[] = {
 	{ "program_id", JV_STRING, JV_REQUIRED, 36, 36, NULL, NULL },
 	{ "url",        JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 2048, NULL, NULL },
-	{ "events",     JV_ARRAY,  JV_REQUIRED, 1, 11, NULL, NULL },
+	{ "events",     JV_ARRAY,  JV_REQUIRED, 1, EVENT_NTYPES, NULL, NULL },
 };
 const struct jv_schema webhook_create_body = JV_SCHEMA(webhook_fields);
 
@@ -77,7 +78,7 @@ static const char SQL_NOTIFY[] = "SELECT pg_notify('fairbeta_outbox', '')";
 
 struct notif {
 	int result;
-	int limit;
+	struct list_page page;
 	char secret[64];
 };
 
@@ -173,8 +174,8 @@ webhook_inserted(struct db_job *job, const PGresult *res, void *arg)
 	struct reqctx *rc = req_of(arg);
 	json_t *after;
 
-	if (PQntuples(res) != 1)
-		return req_refuse(rc, 404, "not-found", NULL, "no such program");
+	if (program_step_found(job, res, arg) != 0)
+		return -1;
 	after = json_pack("{s:o, s:o, s:o}", "program_id", repr_str(res, 0, WH_PROGRAM),
 	    "url", repr_str(res, 0, WH_URL), "events", repr_json(res, 0, WH_EVENTS));
 	audit_add(job, &(struct audit_entry){
@@ -262,7 +263,7 @@ deliveries_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct notif *n = rc->h;
 
-	reply_list(rc, job, 1, n->limit, 1, repr_row_json);
+	reply_list(rc, job, 1, n->page.limit, 1, repr_row_json);
 }
 
 void
@@ -270,11 +271,12 @@ h_deliveries_list(struct reqctx *rc)
 {
 	static const char *const known[] = { "status", "limit", "cursor", NULL };
 	static const char *const statuses[] = { "pending", "in_flight", "delivered", "dead", NULL };
-	const char *id = req_param_uuid(rc, 0), *status = req_query(rc, "status");
-	const char *const *s;
-	json_t *errors;
+	static const struct list_filter filters[] = {
+		{ "status", statuses, "must be pending, in_flight, delivered or dead" },
+		{ NULL, NULL, NULL },
+	};
+	const char *id = req_param_uuid(rc, 0);
 	struct notif *n;
-	char *cursor, limit1[16];
 	struct db_job *job;
 
 	if (id == NULL) {
@@ -282,22 +284,12 @@ h_deliveries_list(struct reqctx *rc)
 		return;
 	}
 	n = notif_new(rc);
-	errors = json_array();
-	list_check_query(rc, known, errors);
-	list_params(rc, &n->limit, &cursor, errors);
-	for (s = statuses; status && *s && strcmp(*s, status) != 0; s++)
-		;
-	if (status && *s == NULL)
-		jv_error(errors, "status", "must be pending, in_flight, delivered or dead");
-	if (json_array_size(errors) > 0) {
-		reply_invalid(rc, errors);
+	if (!list_begin(rc, known, filters, NULL, &n->page))
 		return;
-	}
-	json_decref(errors);
-	snprintf(limit1, sizeof(limit1), "%d", n->limit + 1);
 	job = db_job_new(0);
 	db_job_add(job, webhook_found, SQL_WEBHOOK_EXISTS, id);
-	db_job_add(job, NULL, SQL_DELIVERIES, id, status, cursor, limit1);
+	db_job_add(job, NULL, SQL_DELIVERIES, id, req_query(rc, "status"), n->page.cursor,
+	    n->page.fetch);
 	req_db(rc, job, deliveries_listed);
 }
 

@@ -13,6 +13,7 @@
 #include "crypto.h"
 #include "csv.h"
 #include "handlers.h"
+#include "program.h"
 #include "idem.h"
 #include "jsonv.h"
 #include "ledger.h"
@@ -215,8 +216,8 @@ draft_program_locked(struct db_job *job, const PGresult *res, void *arg)
 	struct payout *p = rc->h;
 	char min[24];
 
-	if (PQntuples(res) != 1)
-		return req_refuse(rc, 404, "not-found", NULL, "no such program");
+	if (program_step_found(job, res, arg) != 0)
+		return -1;
 	if (PQgetisnull(res, 0, PL_DRAFTED)) {    /* not drafted under this key before */
 		snprintf(min, sizeof(min), "%lld", jv_int(rc->body, "min_amount_minor", 1));
 		db_job_add(job, drafted, SQL_DRAFT, p->id, req_param(rc, 0), min,

@@ -33,6 +33,7 @@ static const struct jv_field program_fields[] = {
 	{ "sharing",             JV_STRING,  0, 0, 0, sharing_values, NULL },
 	{ "public_transparency", JV_BOOLEAN, 0, 0, 0, NULL, NULL },
 	{ "submission_kinds",    JV_ARRAY,   0, 1, 4, NULL, NULL },
+	{ "license_notice_days", JV_INTEGER, 0, 0, 365, NULL, NULL },
 };
 const struct jv_schema program_create_body = JV_SCHEMA(program_fields);
 
@@ -45,15 +46,21 @@ static const struct jv_field patch_fields[] = {
 	{ "public_transparency", JV_BOOLEAN, 0, 0, 0, NULL, NULL },
 	{ "submission_kinds",    JV_ARRAY,   0, 1, 4, NULL, NULL },
 	{ "status",              JV_STRING,  0, 0, 0, status_values, NULL },
+	{ "license_notice_days", JV_INTEGER, 0, 0, 365, NULL, NULL },
 };
 const struct jv_schema program_patch_body = JV_SCHEMA(patch_fields);
 
 static const char *const list_query[] = { "status", "limit", "cursor", NULL };
+static const struct list_filter list_filters[] = {
+	{ "status", status_values, "must be draft, open or closed" },
+	{ NULL, NULL, NULL },
+};
 
 static const char SQL_INSERT[] =
 	"INSERT INTO programs AS p (id, slug, name, description, currency, capacity,"
-	"   review_sla_hours, sharing, public_transparency, submission_kinds, created_by)"
-	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11)"
+	"   review_sla_hours, sharing, public_transparency, submission_kinds, created_by,"
+	"   license_notice_days)"
+	" VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[], $11, coalesce($12::int, 30))"
 	" ON CONFLICT (slug) DO NOTHING RETURNING " REPR_PROGRAM_COLS;
 
 static const char SQL_GET[] =
@@ -85,6 +92,7 @@ static const char SQL_UPDATE[] =
 	"  public_transparency = coalesce($7::boolean, p.public_transparency),"
 	"  submission_kinds = coalesce($8::text[], p.submission_kinds),"
 	"  status = coalesce($9, p.status),"
+	"  license_notice_days = coalesce($10::int, p.license_notice_days),"
 	"  opened_at = CASE WHEN $9 = 'open' THEN now() ELSE p.opened_at END,"
 	"  closed_at = CASE WHEN $9 = 'closed' THEN now() ELSE p.closed_at END,"
 	"  revision = p.revision + 1, updated_at = now()"
@@ -95,7 +103,7 @@ struct program_patch {
 	const char *id;
 	const char *if_match;
 	const char *name, *description, *capacity, *review_sla_hours, *sharing;
-	const char *public_transparency, *submission_kinds, *status;
+	const char *public_transparency, *submission_kinds, *status, *license_notice_days;
 	long long capacity_n;
 	int result;           /* statement whose row is the reply */
 	json_t *before;
@@ -177,7 +185,7 @@ program_inserted(struct db_job *job, const PGresult *res, void *arg)
 	audit_add(job, &(struct audit_entry){
 		.actor_id = req_actor_id(rc), .actor_role = req_actor_role(rc),
 		.action = "program.create", .entity_type = "program",
-		.entity_id = PQgetvalue(res, 0, 0), .after = after,
+		.entity_id = PQgetvalue(res, 0, RP_ID), .after = after,
 		.request_id = rc->log.request_id,
 	});
 	json_decref(after);
@@ -228,48 +236,32 @@ h_program_create(struct reqctx *rc)
 	    int_text(rc, b, "review_sla_hours"), sharing ? sharing : "after_review",
 	    bool_text(b, "public_transparency") ? bool_text(b, "public_transparency") : "true",
 	    kinds ? kinds_literal(rc, kinds) : "{work,bug_report,feedback,session}" /* vocab_submission_kinds */,
-	    rc->user.id);
+	    rc->user.id, int_text(rc, b, "license_notice_days"));
 	req_db(rc, job, program_created);
 }
 
 /* ---- GET /v1/programs ---- */
 
-struct program_list {
-	int limit;
-};
-
 static void
 programs_listed(struct reqctx *rc, struct db_job *job)
 {
-	struct program_list *q = rc->h;
+	struct list_page *page = rc->h;
 
-	reply_list(rc, job, 0, q->limit, REPR_PROGRAM_SEQ, repr_program);
+	reply_list(rc, job, 0, page->limit, REPR_PROGRAM_SEQ, repr_program);
 }
 
 void
 h_program_list(struct reqctx *rc)
 {
-	struct program_list *q = arena_alloc(rc->arena, sizeof(*q));
-	const char *status = req_query(rc, "status");
-	json_t *errors = json_array();
-	char *cursor, limit1[16];
+	struct list_page *page = arena_alloc(rc->arena, sizeof(*page));
 	struct db_job *job;
 
-	list_check_query(rc, list_query, errors);
-	list_params(rc, &q->limit, &cursor, errors);
-	if (status && strcmp(status, "draft") != 0 && strcmp(status, "open") != 0 &&
-	    strcmp(status, "closed") != 0)
-		jv_error(errors, "status", "must be draft, open or closed");
-	if (json_array_size(errors) > 0) {
-		reply_invalid(rc, errors);
+	if (!list_begin(rc, list_query, list_filters, NULL, page))
 		return;
-	}
-	json_decref(errors);
-	rc->h = q;
-	snprintf(limit1, sizeof(limit1), "%d", q->limit + 1);
+	rc->h = page;
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_LIST, status, req_scope_all(rc), req_scope_owner(rc), cursor,
-	    limit1);
+	db_job_add(job, NULL, SQL_LIST, req_query(rc, "status"), req_scope_all(rc),
+	    req_scope_owner(rc), page->cursor, page->fetch);
 	req_db(rc, job, programs_listed);
 }
 
@@ -339,9 +331,9 @@ program_locked(struct db_job *job, const PGresult *res, void *arg)
 	char etag[32];
 	bool change;
 
-	if (PQntuples(res) != 1)
-		return req_refuse(rc, 404, "not-found", NULL, "no such program");
-	status = PQgetvalue(res, 0, 10);
+	if (program_step_found(job, res, arg) != 0)
+		return -1;
+	status = PQgetvalue(res, 0, RP_STATUS);
 	repr_program_etag(res, 0, etag, sizeof(etag));
 	if (!req_if_match(pp->if_match, etag))
 		return req_refuse(rc, 412, "precondition-failed", NULL,
@@ -360,7 +352,7 @@ program_locked(struct db_job *job, const PGresult *res, void *arg)
 	/* compare {a,b} with the row's JSON array text by re-rendering it */
 	kinds = pp->submission_kinds;
 	if (kinds != NULL) {
-		json_t *row = repr_json(res, 0, 9);
+		json_t *row = repr_json(res, 0, RP_SUBMISSION_KINDS);
 		char *lit = kinds_literal(rc, row);
 
 		json_decref(row);
@@ -376,16 +368,21 @@ program_locked(struct db_job *job, const PGresult *res, void *arg)
 		    "capacity %lld is below the %s active enrollments", pp->capacity_n,
 		    PQgetvalue(res, 0, REPR_PROGRAM_NCOLS));
 
-	change = differs(res, 2, pp->name) || differs(res, 3, pp->description) ||
-	    differs(res, 5, pp->capacity) || differs(res, 6, pp->review_sla_hours) ||
-	    differs(res, 7, pp->sharing) || kinds != NULL || to != NULL ||
+	change = differs(res, RP_NAME, pp->name) ||
+	    differs(res, RP_DESCRIPTION, pp->description) ||
+	    differs(res, RP_CAPACITY, pp->capacity) ||
+	    differs(res, RP_REVIEW_SLA_HOURS, pp->review_sla_hours) ||
+	    differs(res, RP_SHARING, pp->sharing) ||
+	    differs(res, RP_LICENSE_NOTICE_DAYS, pp->license_notice_days) ||
+	    kinds != NULL || to != NULL ||
 	    (pp->public_transparency != NULL &&
-	    (PQgetvalue(res, 0, 8)[0] == 't') != (pp->public_transparency[0] == 't'));
+	    (PQgetvalue(res, 0, RP_PUBLIC_TRANSPARENCY)[0] == 't') !=
+	    (pp->public_transparency[0] == 't'));
 	if (!change)
 		return 0;          /* the reply is the locked row, unchanged */
 
 	if (to != NULL && strcmp(to, "open") == 0) {
-		json_t *cur = repr_json(res, 0, 9);
+		json_t *cur = repr_json(res, 0, RP_SUBMISSION_KINDS);
 
 		db_job_add(job, program_step_ready, SQL_READINESS, pp->id,
 		    kinds ? kinds : kinds_literal(rc, cur));
@@ -394,7 +391,7 @@ program_locked(struct db_job *job, const PGresult *res, void *arg)
 	pp->before = repr_program(res, 0);
 	pp->result = db_job_add(job, program_updated, SQL_UPDATE, pp->id, pp->name,
 	    pp->description, pp->capacity, pp->review_sla_hours, pp->sharing,
-	    pp->public_transparency, kinds, to);
+	    pp->public_transparency, kinds, to, pp->license_notice_days);
 	return 0;
 }
 
@@ -459,6 +456,7 @@ h_program_patch(struct reqctx *rc)
 	if (json_object_get(b, "submission_kinds") != NULL)
 		pp->submission_kinds = kinds_literal(rc, json_object_get(b, "submission_kinds"));
 	pp->status = jv_str(b, "status");
+	pp->license_notice_days = int_text(rc, b, "license_notice_days");
 	rc->h = pp;
 
 	job = db_job_new(DB_TX);

@@ -17,6 +17,7 @@
 #include "audit.h"
 #include "crypto.h"
 #include "handlers.h"
+#include "program.h"
 #include "idem.h"
 #include "jsonv.h"
 #include "list.h"
@@ -66,6 +67,12 @@ const struct jv_schema submission_exhibit_body = JV_SCHEMA(exhibit_fields);
 
 static const char *const list_query[] = {
 	"program_id", "status", "kind", "limit", "cursor", NULL,
+};
+static const struct list_filter list_filters[] = {
+	{ "program_id", NULL, "must be a UUID" },
+	{ "status", submission_statuses, "is not a submission status" },
+	{ "kind", vocab_submission_kinds, "must be work, bug_report, feedback or session" },
+	{ NULL, NULL, NULL },
 };
 
 static const char SQL_BY_KEY[] =
@@ -144,7 +151,7 @@ struct submit {
 	const char *key;                      /* idem_effect_key(), or NULL */
 	bool replayed;
 	int result;                           /* statement whose row is the reply */
-	int limit;
+	struct list_page page;
 };
 
 
@@ -206,8 +213,8 @@ submit_checked(struct db_job *job, const PGresult *res, void *arg)
 
 	if (sb->replayed)
 		return 0;
-	if (PQntuples(res) != 1)
-		return req_refuse(rc, 404, "not-found", NULL, "no such program");
+	if (program_step_found(job, res, arg) != 0)
+		return -1;
 	if (PQgetisnull(res, 0, CK_ENROLLMENT))
 		return req_refuse(rc, 403, "not-enrolled", NULL,
 		    "only artists enrolled in the program submit to it");
@@ -408,47 +415,23 @@ submissions_listed(struct reqctx *rc, struct db_job *job)
 {
 	struct submit *sb = rc->h;
 
-	reply_list(rc, job, 0, sb->limit, REPR_SUBMISSION_SEQ,
+	reply_list(rc, job, 0, sb->page.limit, REPR_SUBMISSION_SEQ,
 	    rc->scope.all ? repr_submission : repr_submission_artist);
-}
-
-static bool
-one_of(const char *v, const char *const *values)
-{
-	for (; *values; values++)
-		if (strcmp(v, *values) == 0)
-			return true;
-	return false;
 }
 
 void
 h_submission_list(struct reqctx *rc)
 {
-	const char *program = req_query(rc, "program_id"), *status = req_query(rc, "status");
-	const char *kind = req_query(rc, "kind");
 	struct submit *sb = arena_alloc(rc->arena, sizeof(*sb));
-	json_t *errors = json_array();
-	char *cursor, limit1[16];
 	struct db_job *job;
 
-	list_check_query(rc, list_query, errors);
-	list_params(rc, &sb->limit, &cursor, errors);
-	if (program && !crypto_uuid_valid(program))
-		jv_error(errors, "program_id", "must be a UUID");
-	if (status && !one_of(status, submission_statuses))
-		jv_error(errors, "status", "is not a submission status");
-	if (kind && !one_of(kind, vocab_submission_kinds))
-		jv_error(errors, "kind", "must be work, bug_report, feedback or session");
-	if (json_array_size(errors) > 0) {
-		reply_invalid(rc, errors);
+	if (!list_begin(rc, list_query, list_filters, NULL, &sb->page))
 		return;
-	}
-	json_decref(errors);
 	rc->h = sb;
-	snprintf(limit1, sizeof(limit1), "%d", sb->limit + 1);
 	job = db_job_new(0);
-	db_job_add(job, NULL, SQL_LIST, req_scope_all(rc), req_scope_owner(rc), program, status,
-	    kind, cursor, limit1);
+	db_job_add(job, NULL, SQL_LIST, req_scope_all(rc), req_scope_owner(rc),
+	    req_query(rc, "program_id"), req_query(rc, "status"), req_query(rc, "kind"),
+	    sb->page.cursor, sb->page.fetch);
 	req_db(rc, job, submissions_listed);
 }
 

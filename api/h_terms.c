@@ -42,7 +42,7 @@ static const struct jv_field rate_fields[] = {
 static const struct jv_schema rate_schema = JV_SCHEMA(rate_fields);
 
 static const struct jv_field rates_fields[] = {
-	{ "rates", JV_ARRAY, JV_REQUIRED, 1, 5, NULL, &rate_schema },
+	{ "rates", JV_ARRAY, JV_REQUIRED, 1, REPR_NRATE_KINDS, NULL, &rate_schema },
 };
 const struct jv_schema rates_put_body = JV_SCHEMA(rates_fields);
 
@@ -317,7 +317,7 @@ rates_program_locked(struct db_job *job, const PGresult *res, void *arg)
 	struct reqctx *rc = req_of(arg);
 	struct publish *p = rc->h;
 	const json_t *rates = json_object_get(rc->body, "rates"), *r;
-	long long amount[5] = { 0 };
+	long long amount[REPR_NRATE_KINDS] = { 0 };
 	char *kinds = arena_strdup(rc->arena, "{"), *amounts = arena_strdup(rc->arena, "{");
 	size_t i, k;
 

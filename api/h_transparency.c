@@ -9,7 +9,9 @@
  *   (deemed approvals included: they are the decisions that took longest);
  * - within the SLA: first decisions made by a reviewer by the deadline;
  * - median earnings: over artists with an active enrollment, 0 included;
- * - effective hourly pay: everything earned / the hours of accepted sessions.
+ * - effective hourly pay: everything earned / the hours of accepted sessions;
+ * - license requests: counted by use and status; license fees: every granted
+ *   license's fee, by use, whatever its status now (fees stay earned).
  */
 #include "fb.h"
 
@@ -63,7 +65,15 @@ static const char SQL_FIGURES[] =
 	"                    WHERE program_id = $1 AND kind = 'payable') AS e,"
 	"                  (SELECT coalesce(sum(hours), 0) FROM submissions"
 	"                    WHERE program_id = $1 AND kind = 'session'"
-	"                      AND status IN ('approved', 'deemed_approved')) AS h) x))"
+	"                      AND status IN ('approved', 'deemed_approved')) AS h) x),"
+	"  'license_requests', coalesce((SELECT json_agg(json_build_object('use', use,"
+	"                  'outcome', status, 'count', n) ORDER BY use, status)"
+	"                  FROM (SELECT use, status, count(*) AS n FROM license_requests"
+	"                         WHERE program_id = $1 GROUP BY use, status) g), '[]'),"
+	"  'license_fees_minor', (SELECT json_build_object("
+	"       'promotion', coalesce(sum(fee_minor) FILTER (WHERE use = 'promotion'), 0),"
+	"       'training', coalesce(sum(fee_minor) FILTER (WHERE use = 'training'), 0))"
+	"       FROM licenses WHERE program_id = $1))"
 	"  FROM p";
 enum { FG_PUBLIC, FG_FIGURES };
 

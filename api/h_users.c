@@ -65,7 +65,7 @@ static int
 clash_step(struct db_job *job, const PGresult *res, void *arg)
 {
 	FB_UNUSED(job);
-	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 'f')
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, EMAIL_CLASH_COL_TAKEN)[0] == 'f')
 		return req_refuse(req_of(arg), 409, EMAIL_SLUG_CONFUSABLE, NULL,
 		    EMAIL_DETAIL_CONFUSABLE);
 	return req_refuse(req_of(arg), 409, "conflict", NULL,

@@ -31,6 +31,7 @@ extern const struct jv_schema ledger_fund_body, ledger_adjust_body, ledger_rever
 extern const struct jv_schema payout_draft_body, payout_item_paid_body,
     payout_item_failed_body;
 extern const struct jv_schema prefs_put_body, webhook_create_body;
+extern const struct jv_schema license_request_body, license_reason_body;
 
 /* h_ops.c */
 void h_healthz(struct reqctx *rc);
@@ -102,6 +103,17 @@ void h_payout_approve(struct reqctx *rc);
 void h_payout_item_paid(struct reqctx *rc);
 void h_payout_item_failed(struct reqctx *rc);
 void h_export_payout_batch(struct reqctx *rc);
+
+/* h_licenses.c */
+void h_license_request(struct reqctx *rc);
+void h_license_accept(struct reqctx *rc);
+void h_license_decline(struct reqctx *rc);
+void h_license_withdraw(struct reqctx *rc);
+void h_license_revoke(struct reqctx *rc);
+void h_license_check(struct reqctx *rc);
+void h_work_licenses(struct reqctx *rc);
+void h_my_license_requests(struct reqctx *rc);
+void h_program_licenses(struct reqctx *rc);
 
 /* h_transparency.c */
 void h_transparency(struct reqctx *rc);

@@ -12,6 +12,7 @@
 #include <event2/keyvalq_struct.h>
 #include <sodium.h>
 
+#include "crypto.h"
 #include "list.h"
 #include "jsonv.h"
 #include "valid.h"
@@ -101,6 +102,44 @@ list_check_query(struct reqctx *rc, const char *const *known, json_t *errors)
 		if (first != kv)
 			jv_error(errors, kv->key, "is given more than once");
 	}
+}
+
+/* Whether a filter's value is one of its values or, with none, a UUID. */
+static bool
+filter_ok(const struct list_filter *f, const char *value)
+{
+	const char *const *v;
+
+	if (f->values == NULL)
+		return crypto_uuid_valid(value);
+	for (v = f->values; *v; v++)
+		if (strcmp(*v, value) == 0)
+			return true;
+	return false;
+}
+
+bool
+list_begin(struct reqctx *rc, const char *const *known,
+    const struct list_filter *filters, list_check_fn *check, struct list_page *page)
+{
+	json_t *errors = json_array();
+	const struct list_filter *f;
+	const char *value;
+
+	list_check_query(rc, known, errors);
+	list_params(rc, &page->limit, &page->cursor, errors);
+	for (f = filters; f && f->name; f++)
+		if ((value = req_query(rc, f->name)) != NULL && !filter_ok(f, value))
+			jv_error(errors, f->name, f->message);
+	if (check != NULL)
+		check(rc, errors);
+	if (json_array_size(errors) > 0) {
+		reply_invalid(rc, errors);
+		return false;
+	}
+	json_decref(errors);
+	snprintf(page->fetch, sizeof(page->fetch), "%d", page->limit + 1);
+	return true;
 }
 
 void

@@ -20,6 +20,30 @@ void list_params(struct reqctx *rc, int *limit, char **cursor, json_t *errors);
 void list_check_query(struct reqctx *rc, const char *const *known, json_t *errors);
 /* ?from= and ?to=: RFC 3339 date-times, and to not earlier than from. */
 void list_check_window(struct reqctx *rc, json_t *errors);
+
+/* A page as a list's query asks for it. */
+struct list_page {
+	int limit;
+	char *cursor;          /* read below this position (arena), or NULL */
+	char fetch[16];        /* limit + 1 as text, the query's LIMIT */
+};
+/* A query parameter that, when given, is one of values, or a UUID. */
+struct list_filter {
+	const char *name;
+	const char *const *values;     /* NULL-terminated; NULL: a UUID */
+	const char *message;           /* the problem otherwise: "must be ..." */
+};
+/* More checks of a query, as list_check_window: problems go to errors. */
+typedef void list_check_fn(struct reqctx *rc, json_t *errors);
+/*
+ * The whole check of a list's query, its problems in this order: its names
+ * against known, limit and cursor, each filter (an array ended by a NULL
+ * name, or NULL), then check, when not NULL, for what no filter says (from
+ * and to, a length). On any problem it replies 422 with all of them and
+ * returns false.
+ */
+bool list_begin(struct reqctx *rc, const char *const *known,
+    const struct list_filter *filters, list_check_fn *check, struct list_page *page);
 /* Opaque cursor for a position (arena). */
 char *list_cursor(struct reqctx *rc, const char *position);
 /*

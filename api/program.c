@@ -19,7 +19,7 @@ program_step_changeable(struct db_job *job, const PGresult *res, void *arg)
 {
 	if (program_step_found(job, res, arg) != 0)
 		return -1;
-	if (strcmp(PQgetvalue(res, 0, 0), "closed") == 0)
+	if (strcmp(PQgetvalue(res, 0, PROGRAM_STEP_STATUS), "closed") == 0)
 		return req_refuse(req_of(arg), 409, "invalid-transition", NULL,
 		    "the program is closed and can no longer change");
 	return 0;
@@ -28,7 +28,7 @@ program_step_changeable(struct db_job *job, const PGresult *res, void *arg)
 int
 program_step_ready(struct db_job *job, const PGresult *res, void *arg)
 {
-	json_t *reasons = json_loads(PQgetvalue(res, 0, 0), 0, NULL);
+	json_t *reasons = json_loads(PQgetvalue(res, 0, PROGRAM_STEP_REASONS), 0, NULL);
 
 	FB_UNUSED(job);
 	if (json_array_size(reasons) == 0) {

@@ -1,7 +1,7 @@
 /*
  * repr.h: the JSON representations of the API's resources (programs,
- * terms, rate cards, invitations, enrollments, submissions, ledger
- * transactions and accounts, users) and of their values (times formatted in
+ * terms, rate cards, invitations, enrollments, submissions, license
+ * requests and licenses, ledger transactions and accounts, users) and of their values (times formatted in
  * C, integers, booleans, JSON columns), built from result rows.
  *
  * Each resource has a column list (REPR_*_COLS) that queries select in
@@ -39,9 +39,14 @@ json_t *repr_json(const PGresult *r, int row, int col);   /* json/jsonb text */
 	" p.review_sla_hours, p.sharing, p.public_transparency," \
 	" array_to_json(p.submission_kinds), p.status, rfc3339(p.created_at)," \
 	" rfc3339(p.updated_at), rfc3339(p.opened_at), rfc3339(p.closed_at)," \
-	" p.revision, p.seq"
-#define REPR_PROGRAM_NCOLS 17
-enum { REPR_PROGRAM_REVISION = 15, REPR_PROGRAM_SEQ = 16 };
+	" p.license_notice_days, p.revision, p.seq"
+enum repr_program_col {
+	RP_ID, RP_SLUG, RP_NAME, RP_DESCRIPTION, RP_CURRENCY, RP_CAPACITY,
+	RP_REVIEW_SLA_HOURS, RP_SHARING, RP_PUBLIC_TRANSPARENCY, RP_SUBMISSION_KINDS,
+	RP_STATUS, RP_CREATED_AT, RP_UPDATED_AT, RP_OPENED_AT, RP_CLOSED_AT,
+	RP_LICENSE_NOTICE_DAYS, REPR_PROGRAM_REVISION, REPR_PROGRAM_SEQ,
+	REPR_PROGRAM_NCOLS           /* a query's own columns follow the list */
+};
 json_t *repr_program(const PGresult *r, int row);
 /* The program's ETag, "v<revision>", into out (>= 24 bytes). */
 void repr_program_etag(const PGresult *r, int row, char *out, size_t outlen);
@@ -49,6 +54,11 @@ void repr_program_etag(const PGresult *r, int row, char *out, size_t outlen);
 #define REPR_TERMS_COLS \
 	"t.program_id, t.version, t.clauses, rfc3339(t.confidential_until)," \
 	" rfc3339(t.published_at), t.published_by"
+/* offsets from the list's first column, col0 */
+enum repr_terms_col {
+	RTV_PROGRAM_ID, RTV_VERSION, RTV_CLAUSES, RTV_CONFIDENTIAL_UNTIL,
+	RTV_PUBLISHED_AT, RTV_PUBLISHED_BY
+};
 json_t *repr_terms(const PGresult *r, int row, int col0);
 
 /* rates: json_object_agg(kind, amount_minor) of the card */
@@ -56,14 +66,22 @@ json_t *repr_terms(const PGresult *r, int row, int col0);
 	"c.program_id, c.version, p.currency, rfc3339(c.effective_at)," \
 	" (SELECT json_object_agg(kind, amount_minor) FROM rates x" \
 	"   WHERE x.program_id = c.program_id AND x.version = c.version)"
+/* offsets from the list's first column, col0 */
+enum repr_rates_col {
+	RR_PROGRAM_ID, RR_VERSION, RR_CURRENCY, RR_EFFECTIVE_AT, RR_AMOUNTS
+};
 json_t *repr_rates(const PGresult *r, int row, int col0);
-/* The rate kinds, in the order every card lists them. */
+/* The rate kinds, in the order every card lists them, NULL-terminated. */
 extern const char *const repr_rate_kinds[];
+#define REPR_NRATE_KINDS 7
 
 #define REPR_INVITATION_COLS \
 	"i.id, i.program_id, i.email, i.max_uses, i.uses, rfc3339(i.expires_at)," \
 	" rfc3339(i.created_at), rfc3339(i.revoked_at), i.seq"
-enum { REPR_INVITATION_SEQ = 8 };
+enum repr_invitation_col {
+	RI_ID, RI_PROGRAM_ID, RI_EMAIL, RI_MAX_USES, RI_USES, RI_EXPIRES_AT,
+	RI_CREATED_AT, RI_REVOKED_AT, REPR_INVITATION_SEQ
+};
 json_t *repr_invitation(const PGresult *r, int row);
 
 /* FROM enrollments e JOIN users u ON u.id = e.artist_id */
@@ -72,7 +90,12 @@ json_t *repr_invitation(const PGresult *r, int row);
 	" e.invitation_id, e.terms_version, rfc3339(e.terms_accepted_at)," \
 	" (SELECT max(tv.version) FROM terms_versions tv WHERE tv.program_id = e.program_id)," \
 	" rfc3339(e.created_at), rfc3339(e.withdrawn_at), e.withdraw_reason, e.seq"
-enum { REPR_ENROLLMENT_SEQ = 13 };
+enum repr_enrollment_col {
+	RE_ID, RE_PROGRAM_ID, RE_ARTIST_ID, RE_EMAIL, RE_DISPLAY_NAME, RE_STATUS,
+	RE_INVITATION_ID, RE_TERMS_VERSION, RE_TERMS_ACCEPTED_AT,
+	RE_LATEST_TERMS_VERSION, RE_CREATED_AT, RE_WITHDRAWN_AT, RE_WITHDRAW_REASON,
+	REPR_ENROLLMENT_SEQ
+};
 json_t *repr_enrollment(const PGresult *r, int row);
 
 /*
@@ -90,10 +113,41 @@ json_t *repr_enrollment(const PGresult *r, int row);
 	"  OR coalesce(st.confidential_until <= now(), false))," \
 	" s.claimed_by, s.lease_expires_at, s.appeal_statement," \
 	" s.appealed_at, s.seq"
-enum { REPR_SUBMISSION_SEQ = 21 };
+enum repr_submission_col {
+	RS_ID, RS_PROGRAM_ID, RS_ARTIST_ID, RS_KIND, RS_TITLE, RS_DESCRIPTION,
+	RS_MEDIA, RS_HOURS, RS_GENERATION, RS_STATUS, RS_TERMS_VERSION,
+	RS_RATE_CARD_VERSION, RS_REVIEW_DUE_AT, RS_CREATED_AT, RS_UPDATED_AT,
+	RS_DECIDED_AT, RS_SHAREABLE, RS_CLAIMED_BY, RS_LEASE_EXPIRES_AT,
+	RS_APPEAL_STATEMENT, RS_APPEALED_AT, REPR_SUBMISSION_SEQ
+};
 /* Staff see who holds the claim; artists never do. */
 json_t *repr_submission(const PGresult *r, int row);
 json_t *repr_submission_artist(const PGresult *r, int row);
+
+/* FROM license_requests r */
+#define REPR_LICENSE_REQUEST_COLS \
+	"r.id, r.submission_id, r.program_id, r.artist_id, r.use, r.scope, r.term_days," \
+	" r.fee_minor, r.currency, r.note, r.status, r.requested_by, rfc3339(r.created_at)," \
+	" rfc3339(r.expires_at), rfc3339(r.decided_at), r.decline_reason, r.seq"
+enum repr_license_request_col {
+	RQ_ID, RQ_SUBMISSION_ID, RQ_PROGRAM_ID, RQ_ARTIST_ID, RQ_USE, RQ_SCOPE,
+	RQ_TERM_DAYS, RQ_FEE_MINOR, RQ_CURRENCY, RQ_NOTE, RQ_STATUS, RQ_REQUESTED_BY,
+	RQ_CREATED_AT, RQ_EXPIRES_AT, RQ_DECIDED_AT, RQ_DECLINE_REASON,
+	REPR_LICENSE_REQUEST_SEQ
+};
+json_t *repr_license_request(const PGresult *r, int row);
+
+/* FROM licenses l */
+#define REPR_LICENSE_COLS \
+	"l.id, l.request_id, l.submission_id, l.program_id, l.artist_id, l.use, l.scope," \
+	" l.fee_minor, l.currency, l.status, rfc3339(l.starts_at), rfc3339(l.until)," \
+	" rfc3339(l.revoked_at), l.revoke_reason, rfc3339(l.ended_at), l.transaction_id, l.seq"
+enum repr_license_col {
+	RL_ID, RL_REQUEST_ID, RL_SUBMISSION_ID, RL_PROGRAM_ID, RL_ARTIST_ID, RL_USE,
+	RL_SCOPE, RL_FEE_MINOR, RL_CURRENCY, RL_STATUS, RL_STARTS_AT, RL_UNTIL,
+	RL_REVOKED_AT, RL_REVOKE_REASON, RL_ENDED_AT, RL_TRANSACTION_ID, REPR_LICENSE_SEQ
+};
+json_t *repr_license(const PGresult *r, int row);
 
 /* A ledger transaction with its entries, as one json column. */
 #define REPR_TRANSACTION_JSON(t) \

@@ -101,6 +101,26 @@ const struct route routes[] = {
 	{ M_POST,   "/v1/submissions/:id/exhibit", STAFFISH, RT_BODY | RT_BODY_MORE,
 	    h_submission_exhibit, &submission_exhibit_body, SCOPE_ALL },
 
+	/* usage licenses: "/v1/licenses/check" before any capture under /v1/licenses */
+	{ M_POST,   "/v1/submissions/:id/license-requests", STAFFISH, RT_BODY,
+	    h_license_request, &license_request_body, SCOPE_ALL },
+	{ M_GET,    "/v1/submissions/:id/licenses", STAFFISH | ROLE_ARTIST, 0,
+	    h_work_licenses, NULL, SCOPE_OWN },
+	{ M_GET,    "/v1/me/license-requests", ROLE_ARTIST, 0,
+	    h_my_license_requests, NULL, SCOPE_OWN },
+	{ M_POST,   "/v1/license-requests/:id/accept", ROLE_ARTIST, RT_BODY | RT_BODY_OPTIONAL,
+	    h_license_accept, &jv_no_members, SCOPE_OWN },
+	{ M_POST,   "/v1/license-requests/:id/decline", ROLE_ARTIST, RT_BODY | RT_BODY_OPTIONAL,
+	    h_license_decline, &license_reason_body, SCOPE_OWN },
+	{ M_POST,   "/v1/license-requests/:id/withdraw", STAFFISH, RT_BODY | RT_BODY_OPTIONAL,
+	    h_license_withdraw, &jv_no_members, SCOPE_ALL },
+	{ M_GET,    "/v1/licenses/check", STAFFISH, 0,
+	    h_license_check, NULL, SCOPE_ALL },
+	{ M_POST,   "/v1/licenses/:id/revoke", ROLE_ARTIST, RT_BODY | RT_BODY_OPTIONAL,
+	    h_license_revoke, &license_reason_body, SCOPE_OWN },
+	{ M_GET,    "/v1/programs/:id/licenses", STAFFISH | ROLE_FINANCE, 0,
+	    h_program_licenses, NULL, SCOPE_ALL },
+
 	/* ledger, payouts, exports */
 	{ M_GET,    "/v1/me/balance", ROLE_ARTIST, 0,
 	    h_my_balance, NULL, SCOPE_OWN },

@@ -78,6 +78,7 @@ enum email_clash email_clash_rows(const struct email_identity *id, const PGresul
     int col);
 
 #define EMAIL_SQL_PENDING "SELECT email FROM users WHERE email_skeleton IS NULL"
+enum { EMAIL_PENDING_COL_EMAIL };
 
 /*
  * Which of taken or confusable an INSERT that did nothing met ($1 norm,
@@ -86,6 +87,7 @@ enum email_clash email_clash_rows(const struct email_identity *id, const PGresul
 #define EMAIL_SQL_CLASH \
 	"SELECT coalesce(bool_or(email_norm = $1 OR email = lower($3)), false)" \
 	"  FROM users WHERE email_norm = $1 OR email_skeleton = $2 OR email = lower($3)"
+enum { EMAIL_CLASH_COL_TAKEN };
 
 /* The problem a look-alike gets (409), at every entry point. */
 #define EMAIL_SLUG_CONFUSABLE "email-confusable"

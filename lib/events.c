@@ -6,8 +6,11 @@ const char *const event_types[] = {
 	"enrollment.created", "terms.published", "submission.created",
 	"submission.decided", "submission.deemed_approved", "submission.appealed",
 	"review.sla_warning", "accrual.posted", "payout.approved", "payout.paid",
-	"payout.failed", NULL,
+	"payout.failed", "license.requested", "license.granted", "license.declined",
+	"license.withdrawn", "license.expired", "license.revoked", "license.ended", NULL,
 };
+_Static_assert(FB_ARRAY_LEN(event_types) == EVENT_NTYPES + 1,
+    "EVENT_NTYPES counts event_types");
 
 bool
 event_type_known(const char *type)

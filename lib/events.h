@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 extern const char *const event_types[];     /* NULL-terminated */
+#define EVENT_NTYPES 18
 
 bool event_type_known(const char *type);
 

@@ -34,5 +34,6 @@ void migrate_version(const struct migration *m, char *out, size_t outlen);
 enum migrate_state migrate_compare(const PGresult *applied);
 
 #define MIGRATE_SELECT "SELECT version, checksum FROM schema_migrations ORDER BY version"
+enum { MIGRATE_COL_VERSION, MIGRATE_COL_CHECKSUM };
 
 #endif

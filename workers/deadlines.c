@@ -1,7 +1,8 @@
 /*
  * deadlines.c: one run is a small state machine, DEEM, then WARN, then
- * PURGE (Idempotency-Key records past 48 hours), each state repeating its
- * batch while batches come back full, then DONE.
+ * EXPIRE (license requests left unanswered), then END (licenses whose until
+ * has passed), then PURGE (Idempotency-Key records past 48 hours), each
+ * state repeating its batch while batches come back full, then DONE.
  *
  * The audit rows and outbox events here are written set-wise by the batch
  * statement itself (the worker acts as the system: actor NULL), in the same
@@ -17,7 +18,8 @@
 #define BATCH 200
 #define BATCH_TEXT "200"
 
-enum dl_state { DL_DEEM, DL_WARN, DL_PURGE, DL_DONE };
+/* A state's batch repeats while it comes back full, then the next state runs. */
+enum dl_state { DL_DEEM, DL_WARN, DL_EXPIRE, DL_END, DL_PURGE, DL_DONE };
 
 struct run {
 	struct db_pool *pool;
@@ -58,6 +60,7 @@ static const char SQL_DEEM[] =
 	"         'review_due_at', rfc3339(review_due_at)), $1"
 	"    FROM deemed)"
 	" SELECT coalesce(array_agg(id), '{}') FROM deemed";
+enum { DEEM_IDS };
 
 /* A batch posts several artists' accruals: take all their accounts first,
  * in the ledger's one lock order, so no posting waits in a cycle (0007). */
@@ -67,6 +70,9 @@ static const char SQL_LEDGER_LOCK[] =
 /* The one place a deemed approval reaches the ledger (ids from SQL_DEEM). */
 static const char SQL_LEDGER_ACCEPTED[] =
 	"SELECT count(ledger_on_accepted(id, $2)) FROM unnest($1::uuid[]) AS id";
+
+/* WARN, EXPIRE and END answer one row: how many they handled. */
+enum { BATCH_COUNT };
 
 static const char SQL_WARN[] =
 	"WITH due AS ("
@@ -92,6 +98,60 @@ static const char SQL_WARN[] =
 	"    FROM warned)"
 	" SELECT count(*) FROM warned";
 
+/* Silence is never consent: a request unanswered by expires_at expires. */
+static const char SQL_EXPIRE[] =
+	"WITH due AS ("
+	"  SELECT id FROM license_requests"
+	"   WHERE status = 'pending' AND expires_at <= now()"
+	"   ORDER BY expires_at LIMIT " BATCH_TEXT " FOR UPDATE SKIP LOCKED),"
+	" expired AS ("
+	"  UPDATE license_requests r SET status = 'expired', decided_at = now()"
+	"    FROM due WHERE r.id = due.id"
+	"  RETURNING r.id, r.program_id, r.submission_id, r.artist_id, r.use, r.expires_at,"
+	"            r.fee_minor, r.currency, r.scope),"
+	" audited AS ("
+	"  INSERT INTO audit_log (action, entity_type, entity_id, after, request_id)"
+	"  SELECT 'license.expire', 'license_request', id::text,"
+	"         jsonb_build_object('status', 'expired',"
+	"                            'expires_at', rfc3339(expires_at)), $1 FROM expired),"
+	" announced AS ("
+	"  INSERT INTO outbox (event_id, event_type, program_id, entity_type, entity_id,"
+	"                      payload, request_id)"
+	"  SELECT gen_random_uuid(), 'license.expired', program_id, 'license_request', id::text,"
+	"         jsonb_build_object('request_id', id, 'program_id', program_id,"
+	"         'submission_id', submission_id, 'artist_id', artist_id, 'use', use,"
+	"         'status', 'expired', 'fee_minor', fee_minor, 'currency', currency, 'scope', scope,"
+	"         'expires_at', rfc3339(expires_at)), $1"
+	"    FROM expired)"
+	" SELECT count(*) FROM expired";
+
+/* A license whose until has passed ends: by its term, or by a revocation's notice. */
+static const char SQL_END[] =
+	"WITH due AS ("
+	"  SELECT id FROM licenses"
+	"   WHERE status IN ('active', 'ending') AND until <= now()"
+	"   ORDER BY until LIMIT " BATCH_TEXT " FOR UPDATE SKIP LOCKED),"
+	" ended AS ("
+	"  UPDATE licenses l SET ended_at = now(),"
+	"         status = CASE l.status WHEN 'ending' THEN 'revoked' ELSE 'ended' END"
+	"    FROM due WHERE l.id = due.id"
+	"  RETURNING l.id, l.request_id, l.program_id, l.submission_id, l.artist_id, l.use,"
+	"            l.status, l.until, l.fee_minor),"
+	" audited AS ("
+	"  INSERT INTO audit_log (action, entity_type, entity_id, after, request_id)"
+	"  SELECT 'license.end', 'license', id::text,"
+	"         jsonb_build_object('status', status, 'until', rfc3339(until)), $1 FROM ended),"
+	" announced AS ("
+	"  INSERT INTO outbox (event_id, event_type, program_id, entity_type, entity_id,"
+	"                      payload, request_id)"
+	"  SELECT gen_random_uuid(), 'license.ended', program_id, 'license', id::text,"
+	"         jsonb_build_object('license_id', id, 'request_id', request_id,"
+	"         'program_id', program_id, 'submission_id', submission_id,"
+	"         'artist_id', artist_id, 'use', use, 'status', status,"
+	"         'until', rfc3339(until), 'fee_minor', fee_minor), $1"
+	"    FROM ended)"
+	" SELECT count(*) FROM ended";
+
 /* Idempotency keys are kept 24 hours at least; older ones go, in batches. */
 static const char SQL_PURGE[] =
 	"WITH old AS (SELECT user_id, key FROM idempotency_keys"
@@ -102,49 +162,70 @@ static const char SQL_PURGE[] =
 
 static void run_step(struct run *r);
 
-/* Counts the deemed ids and hands them to the ledger in the same transaction. */
-static int
-deemed_step(struct db_job *job, const PGresult *res, void *arg)
+/*
+ * How many rows a state's batch handled; a batch shorter than BATCH ends
+ * its state. Deemed ids are handed to the ledger in the same transaction.
+ */
+typedef long dl_count_fn(struct run *r, struct db_job *job, const PGresult *res);
+
+static long
+count_deemed(struct run *r, struct db_job *job, const PGresult *res)
 {
-	struct run *r = arg;
-	const char *ids = PQgetvalue(res, 0, 0);
+	const char *ids = PQgetvalue(res, 0, DEEM_IDS);
 	long n = 0;
 	const char *p;
 
 	if (strcmp(ids, "{}") != 0)
 		for (n = 1, p = ids; *p; p++)
 			n += *p == ',';
-	r->stats.deemed += n;
 	if (n > 0) {
 		db_job_add(job, NULL, SQL_LEDGER_LOCK, ids);
 		db_job_add(job, NULL, SQL_LEDGER_ACCEPTED, ids, r->request_id);
 	}
-	if (n < BATCH)
-		r->state = DL_WARN;
-	return 0;
+	return n;
 }
 
-static int
-warned_step(struct db_job *job, const PGresult *res, void *arg)
+/* WARN, EXPIRE, END: their one column is the count. */
+static long
+count_column(struct run *r, struct db_job *job, const PGresult *res)
 {
-	struct run *r = arg;
-	long n = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-
+	FB_UNUSED(r);
 	FB_UNUSED(job);
-	r->stats.warned += n;
-	if (n < BATCH)
-		r->state = DL_PURGE;
-	return 0;
+	return strtol(PQgetvalue(res, 0, BATCH_COUNT), NULL, 10);
 }
 
+static long
+count_deleted(struct run *r, struct db_job *job, const PGresult *res)
+{
+	FB_UNUSED(r);
+	FB_UNUSED(job);
+	return strtol(PQcmdTuples((PGresult *)res), NULL, 10);
+}
+
+/* Each state's batch, in the order of enum dl_state. */
+static const struct dl_batch {
+	const char *sql;
+	int nparams;             /* 1: $1 is the run's request id */
+	dl_count_fn *count;
+	size_t stat;             /* the deadlines_stats member it adds to */
+} batches[] = {
+	[DL_DEEM]   = { SQL_DEEM, 1, count_deemed, offsetof(struct deadlines_stats, deemed) },
+	[DL_WARN]   = { SQL_WARN, 1, count_column, offsetof(struct deadlines_stats, warned) },
+	[DL_EXPIRE] = { SQL_EXPIRE, 1, count_column, offsetof(struct deadlines_stats, expired) },
+	[DL_END]    = { SQL_END, 1, count_column, offsetof(struct deadlines_stats, ended) },
+	[DL_PURGE]  = { SQL_PURGE, 0, count_deleted, offsetof(struct deadlines_stats, purged) },
+};
+
 static int
-purged_step(struct db_job *job, const PGresult *res, void *arg)
+batch_step(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct run *r = arg;
+	const struct dl_batch *b = &batches[r->state];
+	long n = b->count(r, job, res);
 
-	FB_UNUSED(job);
-	if (strtol(PQcmdTuples((PGresult *)res), NULL, 10) < BATCH)
-		r->state = DL_DONE;
+	*(long *)((char *)&r->stats + b->stat) += n;
+	if (n < BATCH)
+		r->state++;
 	return 0;
 }
 
@@ -157,7 +238,7 @@ batch_done(struct db_job *job, enum db_status st, void *arg)
 		log_error(NULL, "deadlines: batch failed: %s %s %s", db_status_str(st),
 		    db_job_sqlstate(job), db_job_errmsg(job));
 		r->stats.failures++;
-		r->state = r->state == DL_DEEM ? DL_WARN : r->state == DL_WARN ? DL_PURGE : DL_DONE;
+		r->state++;             /* on to the next state; PURGE's is DONE */
 	}
 	run_step(r);
 }
@@ -170,20 +251,17 @@ run_step(struct run *r)
 	enum db_status st;
 
 	if (r->state == DL_DONE) {
-		if (r->stats.deemed || r->stats.warned)
-			log_info(NULL, "deadlines: %ld deemed approved, %ld warned",
-			    r->stats.deemed, r->stats.warned);
+		if (r->stats.deemed || r->stats.warned || r->stats.expired || r->stats.ended)
+			log_info(NULL, "deadlines: %ld deemed approved, %ld warned,"
+			    " %ld license requests expired, %ld licenses ended",
+			    r->stats.deemed, r->stats.warned, r->stats.expired, r->stats.ended);
 		r->done(&r->stats, r->arg);
 		free(r);
 		return;
 	}
 	job = db_job_new(DB_TX | DB_RETRY);
-	if (r->state == DL_DEEM)
-		db_job_add(job, deemed_step, SQL_DEEM, r->request_id);
-	else if (r->state == DL_WARN)
-		db_job_add(job, warned_step, SQL_WARN, r->request_id);
-	else
-		db_job_add(job, purged_step, SQL_PURGE);
+	db_job_addv(job, batch_step, batches[r->state].sql, batches[r->state].nparams,
+	    (const char *const[]){ r->request_id });
 	st = db_submit(r->pool, job, batch_done, r);
 	if (st != DB_OK) {
 		log_warn(NULL, "deadlines: database %s; trying again next tick", db_status_str(st));

@@ -6,8 +6,10 @@
  * their SLA. Rows are taken with FOR UPDATE SKIP LOCKED in batches, each
  * batch one transaction with its decisions, ledger hook, audit rows and
  * outbox events, so several workers can run at once and no submission is
- * handled twice. Last, Idempotency-Key records past their 24 hours (kept
- * 48) are deleted.
+ * handled twice. Then license requests unanswered by their expires_at
+ * expire (silence is never consent) and licenses past their until end, the
+ * same way. Last, Idempotency-Key records past their 24 hours (kept 48) are
+ * deleted.
  */
 #ifndef FB_DEADLINES_H
 #define FB_DEADLINES_H
@@ -17,6 +19,9 @@ struct db_pool;
 struct deadlines_stats {
 	long deemed;
 	long warned;
+	long expired;          /* license requests left unanswered */
+	long ended;            /* licenses past their until */
+	long purged;           /* Idempotency-Key records deleted */
 	int failures;          /* batches that did not commit */
 };
 

@@ -65,6 +65,7 @@ static const char SQL_FANOUT[] =
 	"  UPDATE outbox o SET dispatched_at = now() FROM ev WHERE o.id = ev.id RETURNING 1)"
 	" SELECT (SELECT count(*) FROM done), (SELECT count(*) FROM hooks),"
 	"        (SELECT count(*) FROM mails)";
+enum { FANOUT_EVENTS, FANOUT_WEBHOOKS, FANOUT_EMAILS };
 
 /* $1 how many, $2 lease seconds. A lapsed in-flight delivery is due again. */
 static const char SQL_CLAIM[] =
@@ -171,6 +172,8 @@ static const struct {
 	{ "payout.approved", "A payout was approved" },
 	{ "payout.paid", "Your payout was sent" },
 	{ "payout.failed", "Your payout failed" },
+	{ "license.requested",
+	  "A license to use your work is requested: accept or decline it" },
 };
 
 /* "Label: value" with the value's line breaks turned into CRLF and an indent. */
@@ -247,6 +250,16 @@ notify_compose_mail(const char *from, const char *to, const char *name,
 		    json_object_get(p, "currency"));
 		fact(f, "Amount", buf);
 	}
+	fact(f, "Use", str(p, "use"));
+	fact(f, "Scope", str(p, "scope"));
+	if (json_object_get(p, "fee_minor") != NULL) {
+		money(buf, sizeof(buf), json_object_get(p, "fee_minor"),
+		    json_object_get(p, "currency"));
+		fact(f, "Fee", buf);
+	}
+	fact(f, "License request", str(p, "request_id"));
+	if (strcmp(event_type, "license.requested") == 0)
+		fact(f, "Answer by", str(p, "expires_at"));
 	fact(f, "Review due", str(p, "review_due_at"));
 	fact(f, "External reference", str(p, "external_ref"));
 	fact(f, "Program", str(p, "program_id"));
@@ -397,12 +410,12 @@ static int
 fanout_step(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct notify *n = arg;
-	long events = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	long events = strtol(PQgetvalue(res, 0, FANOUT_EVENTS), NULL, 10);
 
 	FB_UNUSED(job);
 	if (events > 0)
 		log_info(NULL, "notify: %ld events, %s webhook and %s email deliveries", events,
-		    PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2));
+		    PQgetvalue(res, 0, FANOUT_WEBHOOKS), PQgetvalue(res, 0, FANOUT_EMAILS));
 	n->fanout_full = events >= FANOUT_BATCH;
 	return 0;
 }

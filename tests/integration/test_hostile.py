@@ -27,7 +27,8 @@ import pytest
 import hostile_cases as hc
 from harness import BUILD, PROBLEM_PREFIX, Api, create_users
 from test_enrollments import enrolled, fresh_email, future, invite
-from test_ledger import account_id, adjusted, funded, new_key
+from test_ledger import account_id, adjusted, approve_new, funded, new_key
+from test_licenses import granted, license_program, requested
 from test_notifications import insert_delivery, insert_event, retire_webhooks
 from test_programs import etag_of, fresh_slug, make_program, open_program, publish_terms
 from test_submissions import claimed, decided, submitted
@@ -84,6 +85,11 @@ class World:
         self.queue = self.enrolled_program()
         self.webhook = self.hook()
         self.delivery = self.dead_delivery()
+        # license rates of 1: every fee in the document's examples is at least that
+        self.license_program = license_program(api, self.staff, [self.a], promotion=1,
+                                               training=1)["id"]
+        self.licensed_work = self.licensable()
+        granted(api, self.staff, self.a, self.licensed_work, fee_minor=1)
 
     # factories
     def enrolled_program(self):
@@ -132,6 +138,13 @@ class World:
     def dead_delivery(self):
         eid = insert_event(self.pg, self.program)
         return insert_delivery(self.pg, self.webhook, eid, "dead", 8, 500, "HTTP 500")
+
+    def licensable(self):
+        """A fresh approved work of artist a, in the program with license rates."""
+        return approve_new(self.api, self.staff, self.a, self.license_program)["id"]
+
+    def license_request(self):
+        return requested(self.api, self.staff, self.licensable(), fee_minor=1)["id"]
 
     def fresh_token(self):
         return self.api.login(self.people["spare"][0]["email"], PASSWORD)
@@ -288,6 +301,23 @@ def target(op, w, anonymous=False):
         return T(w.staff, params={"id": w.webhook})
     if o == "retryWebhookDelivery":
         return T(w.staff, params={"id": w.webhook, "delivery": w.dead_delivery()})
+    if o == "createLicenseRequest":
+        return T(w.staff, params={"id": w.licensable()})
+    if o == "getSubmissionLicenses":
+        return T(w.staff, params={"id": w.licensed_work})
+    if o == "listMyLicenseRequests":
+        return T(w.a)
+    if o in ("acceptLicenseRequest", "declineLicenseRequest"):
+        return T(w.a, params={"id": w.license_request()})
+    if o == "withdrawLicenseRequest":
+        return T(w.staff, params={"id": w.license_request()})
+    if o == "revokeLicense":
+        return T(w.a, params={"id": granted(api, w.staff, w.a, w.licensable(),
+                                            fee_minor=1)[1]["id"]})
+    if o == "listProgramLicenses":
+        return T(w.staff, params={"id": w.license_program})
+    if o == "checkLicense":
+        return T(w.staff)
     raise AssertionError("no target for %s: add one (the document grew)" % op.name)
 
 
@@ -306,7 +336,10 @@ TARGETED = {"createSession", "deleteCurrentSession", "getMe", "getNotificationPr
             "createLedgerTransaction", "getLedgerTransaction", "reverseLedgerTransaction",
             "createPayoutBatch", "getPayoutBatch", "exportPayoutBatch", "approvePayoutBatch",
             "markPayoutItemPaid", "markPayoutItemFailed", "createWebhook",
-            "listWebhookDeliveries", "retryWebhookDelivery"}
+            "listWebhookDeliveries", "retryWebhookDelivery", "createLicenseRequest",
+            "getSubmissionLicenses", "listMyLicenseRequests", "acceptLicenseRequest",
+            "declineLicenseRequest", "withdrawLicenseRequest", "revokeLicense",
+            "listProgramLicenses", "checkLicense"}
 
 
 # ---- sending and judging ----
@@ -632,8 +665,9 @@ def bad_values(name, schema):
 
 
 def query_base(op, w):
-    return {"program_id": w.program} if "program_id" in op.query_params and \
-        op.query_params["program_id"].get("required") else {}
+    """Good values of the operation's required query parameters."""
+    good = {"program_id": w.program, "submission_id": w.licensed_work, "use": "promotion"}
+    return {n: good[n] for n, p in op.query_params.items() if p.get("required") and n in good}
 
 
 def qs(params):
@@ -921,8 +955,10 @@ def test_hostile_methods(server, pg, world, path):
                     g.failures.append("%r %s: Allow %r, documented %s"
                                       % (m[:20], path, ans.header("Allow"), sorted(allowed)))
         if "GET" in allowed:
-            g.request("HEAD %s" % path, "HEAD", t.path(), {401, 403, 404, 405}, world.admin,
-                      benign=True)
+            get = [o for o in ops if o.method == "GET"][0]
+            query = qs(query_base(get, world).items())
+            g.request("HEAD %s" % path, "HEAD", t.path() + ("?" + query if query else ""),
+                      {401, 403, 404, 405}, world.admin, benign=True)
 
 
 # ---- the protocol ----

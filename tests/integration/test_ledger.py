@@ -37,7 +37,8 @@ LINE_KEYS = {"entry_id", "transaction_id", "program_id", "kind", "memo", "amount
 TRANSPARENCY_KEYS = {"program_id", "currency", "enrolled_testers", "submissions",
                      "deemed_approvals", "hours_to_decision", "decided_within_sla_share",
                      "paid_minor", "payable_minor", "cash_minor",
-                     "median_earnings_per_active_artist_minor", "effective_hourly_pay_minor"}
+                     "median_earnings_per_active_artist_minor", "effective_hourly_pay_minor",
+                     "license_requests", "license_fees_minor"}
 MAX_AMOUNT = 10 ** 15
 RATE = {r["kind"]: r["amount_minor"] for r in FULL_RATES}   # work 5000 ... exhibition 10000
 TITLE = "Paper boats"                                        # work_body()'s title

@@ -1,6 +1,6 @@
 """Notification preferences and webhook endpoints (API.md, "Notifications and
-webhooks"; /tmp/spec6.md): per-user email preferences for the eleven event
-types, registering a webhook (its secret shown once, its URL checked, hosts
+webhooks"; /tmp/spec6.md): per-user email preferences for the eighteen event
+types (the eleven of issue 6 and the six of usage licenses), registering a webhook (its secret shown once, its URL checked, hosts
 that are not public refused unless the server runs with
 FAIRBETA_WEBHOOK_ALLOW_PRIVATE=1), the deliveries list and retrying a dead
 delivery; every status code and role, and the audit rows.
@@ -23,7 +23,8 @@ from test_programs import (TS_RE, assert_invalid, assert_slug, list_all, open_pr
 EVENT_TYPES = ["enrollment.created", "terms.published", "submission.created",
                "submission.decided", "submission.deemed_approved", "submission.appealed",
                "review.sla_warning", "accrual.posted", "payout.approved", "payout.paid",
-               "payout.failed"]
+               "payout.failed", "license.requested", "license.granted", "license.declined",
+               "license.withdrawn", "license.expired", "license.revoked", "license.ended"]
 WEBHOOK_KEYS = {"id", "program_id", "url", "events", "secret", "created_at"}
 DELIVERY_KEYS = {"id", "event_id", "event_type", "status", "attempts", "last_status",
                  "last_error", "next_attempt_at", "created_at", "delivered_at"}
@@ -182,7 +183,7 @@ def hook(private_api, staff, prog, made_hooks):
 # ---- GET/PUT /v1/me/notification-preferences ----
 
 @pytest.mark.parametrize("who", ["staff", "finance", "a", "admin"])
-def test_preferences_default_to_email_on_for_all_eleven_events(api, admin, people, who):
+def test_preferences_default_to_email_on_for_all_eighteen_events(api, admin, people, who):
     token = admin["token"] if who == "admin" else people[who][1]
     r = get_prefs(api, token)
     assert r.status == 200, r
@@ -324,7 +325,7 @@ def test_each_webhook_gets_its_own_secret(private_api, staff, prog, made_hooks):
     assert len({h["id"] for h in hooks}) == 3
 
 
-def test_webhook_may_subscribe_to_all_eleven_events(private_api, staff, prog, made_hooks):
+def test_webhook_may_subscribe_to_all_eighteen_events(private_api, staff, prog, made_hooks):
     h = created_webhook(private_api, staff, prog["id"], events=list(EVENT_TYPES))
     made_hooks.append(h["id"])
     assert sorted(h["events"]) == sorted(EVENT_TYPES)

@@ -27,11 +27,13 @@ MAX_BODY = 1048576
 
 PROGRAM_KEYS = {"id", "slug", "name", "description", "currency", "capacity",
                 "review_sla_hours", "sharing", "public_transparency", "submission_kinds",
-                "status", "created_at", "updated_at", "opened_at", "closed_at"}
+                "status", "created_at", "updated_at", "opened_at", "closed_at",
+                "license_notice_days"}
 TERMS_KEYS = {"program_id", "version", "clauses", "confidential_until", "published_at",
               "published_by"}
 RATES_KEYS = {"program_id", "version", "currency", "effective_at", "rates"}
-RATE_KINDS = ["work", "bug_report", "feedback", "session_hour", "exhibition"]
+RATE_KINDS = ["work", "bug_report", "feedback", "session_hour", "exhibition",
+              "promotion_license", "training_license"]
 SUBMISSION_KINDS = ["work", "bug_report", "feedback", "session"]
 RATE_KIND_OF = {"work": "work", "bug_report": "bug_report", "feedback": "feedback",
                 "session": "session_hour"}
@@ -1176,7 +1178,7 @@ def test_publish_terms_limits_are_inclusive(api, staff):
 
 # ---- rates ----
 
-def test_put_rates_is_200_with_all_five_kinds_in_order(api, staff):
+def test_put_rates_is_200_with_all_seven_kinds_in_order(api, staff):
     p = make_program(api, staff, currency="USD")
     r = api.request("PUT", "/v1/programs/%s/rates" % p["id"],
                     {"rates": [{"kind": "feedback", "amount_minor": 150},
@@ -1192,7 +1194,9 @@ def test_put_rates_is_200_with_all_five_kinds_in_order(api, staff):
                              {"kind": "bug_report", "amount_minor": 0},
                              {"kind": "feedback", "amount_minor": 150},
                              {"kind": "session_hour", "amount_minor": 0},
-                             {"kind": "exhibition", "amount_minor": 0}]
+                             {"kind": "exhibition", "amount_minor": 0},
+                             {"kind": "promotion_license", "amount_minor": 0},
+                             {"kind": "training_license", "amount_minor": 0}]
 
 
 def test_rate_card_versions_and_old_one_stays_readable(api, staff, users):
@@ -1208,7 +1212,7 @@ def test_rate_card_versions_and_old_one_stays_readable(api, staff, users):
         old = api.request("GET", "/v1/programs/%s/rates/1" % p["id"], token=token)
         assert old.status == 200, old
         assert old.json == v1
-        assert [r["amount_minor"] for r in old.json["rates"]] == [5000, 2000, 1000, 3000, 10000]
+        assert [r["amount_minor"] for r in old.json["rates"]] == [5000, 2000, 1000, 3000, 10000, 0, 0]
 
 
 def test_simultaneous_rate_cards_get_distinct_versions(api, staff):
@@ -1354,5 +1358,6 @@ def test_database_refuses_to_change_a_rate_card(api, staff, pg, sql):
         pg.psql(sql % p["id"])
     assert "append-only" in e.value.stderr, e.value.stderr
     assert pg.psql("SELECT count(*), sum(amount_minor) FROM rates WHERE program_id = '%s'"
-                   % p["id"]) == "5|%d" % sum(r["amount_minor"] for r in FULL_RATES)
+                   % p["id"]) == "%d|%d" % (len(RATE_KINDS),
+                                            sum(r["amount_minor"] for r in FULL_RATES))
     assert api.request("GET", "/v1/programs/%s/rates/1" % p["id"], token=staff).json == card

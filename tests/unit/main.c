@@ -22,6 +22,7 @@ main(void)
 	suite_jv_repeats();
 	suite_jv_check_items();
 	suite_notify();
+	suite_pipeline();
 	suite_repr_time();
 	suite_request_if_match();
 	suite_request_sqlstate();

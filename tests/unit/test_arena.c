@@ -18,5 +18,7 @@ suite_arena(void)
 	memset(big, 1, 100000);
 	CHECK_STR(p, "hello");
 	CHECK_STR(arena_printf(a, "%d-%s", 42, "x"), "42-x");
+	CHECK_STR(arena_strndup(a, "abcdef", 3), "abc");
+	CHECK_STR(arena_strndup(a, NULL, 0), "");   /* an empty evbuffer's pullup */
 	arena_free(a);
 }

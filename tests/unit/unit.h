@@ -40,6 +40,8 @@ void suite_jv_repeats(void);
 void suite_jv_check_items(void);
 /* test_notify.c */
 void suite_notify(void);
+/* test_pipeline.c */
+void suite_pipeline(void);
 /* test_repr.c */
 void suite_repr_time(void);
 /* test_request.c */
