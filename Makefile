@@ -22,9 +22,11 @@ WRK_SRC := $(wildcard workers/*.c)
 UNIT_SRC := $(wildcard tests/unit/*.c)
 DB_TEST_SRC := $(wildcard tests/db/*.c)
 MIGRATIONS := $(sort $(wildcard db/migrations/*.sql))
+# the web console: plain files, embedded in fairbeta-api (api/console.c)
+CONSOLE := $(sort $(wildcard console/*))
 
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/migrations.o
-API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/openapi.o
+API_OBJ := $(API_SRC:%.c=$(BUILD)/obj/%.o) $(BUILD)/obj/gen/openapi.o $(BUILD)/obj/gen/console.o
 ADM_OBJ := $(ADM_SRC:%.c=$(BUILD)/obj/%.o)
 WRK_OBJ := $(WRK_SRC:%.c=$(BUILD)/obj/%.o)
 # the unit tests link every api and worker module except the mains
@@ -85,6 +87,10 @@ $(BUILD)/gen/openapi.json: api/openapi.yaml tools/yaml2json.py
 $(BUILD)/gen/openapi.c: $(BUILD)/embed $(BUILD)/gen/openapi.json
 	$(BUILD)/embed blob fb_openapi_json $(BUILD)/gen/openapi.json > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/gen/console.c: $(BUILD)/embed $(CONSOLE)
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed files $(CONSOLE) > $@.tmp && mv $@.tmp $@
+
 run: all
 	@tools/deps.sh run
 	@tools/run.sh
@@ -103,8 +109,12 @@ lint-openapi:
 check-deps:
 	@$(PYTHON) tools/check_deps.py
 
+# tests/integration/test_console.py drives Debian's Chromium (tools/deps.sh test)
+# with playwright-core and axe-core, installed from tests/e2e's lockfile
 integration: all $(BUILD)/db-tests
 	@tools/deps.sh test
+	@[ -d tests/e2e/node_modules/playwright-core ] && [ -d tests/e2e/node_modules/axe-core ] || \
+	    npm ci --prefix tests/e2e --no-audit --no-fund --loglevel=error
 	FAIRBETA_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 # Everything, ending with pytest's summary line.

@@ -157,6 +157,77 @@ struct enroll {
 	struct list_page page; /* lists */
 };
 
+/* ---- POST /v1/invitations/preview ---- */
+
+static const struct jv_field preview_fields[] = {
+	{ "invitation_code", JV_STRING, JV_REQUIRED | JV_ONELINE, 1, 200, NULL, NULL },
+};
+const struct jv_schema invitation_preview_body = JV_SCHEMA(preview_fields);
+
+/* What the code is worth, and what the invited artist would be agreeing to. */
+static const char SQL_PREVIEW_CODE[] =
+	"SELECT i.revoked_at IS NOT NULL, i.expires_at <= now(), i.uses >= i.max_uses"
+	"  FROM invitations i WHERE i.code_hash = $1";
+enum { PV_REVOKED, PV_EXPIRED, PV_USED_UP };
+static const char SQL_PREVIEW_PROGRAM[] =
+	"SELECT " REPR_PROGRAM_COLS " FROM invitations i JOIN programs p ON p.id = i.program_id"
+	" WHERE i.code_hash = $1";
+static const char SQL_PREVIEW_TERMS[] =
+	"SELECT " REPR_TERMS_COLS " FROM invitations i"
+	"  JOIN terms_versions t ON t.program_id = i.program_id"
+	" WHERE i.code_hash = $1 ORDER BY t.version DESC LIMIT 1";
+static const char SQL_PREVIEW_RATES[] =
+	"SELECT " REPR_RATES_COLS " FROM invitations i JOIN programs p ON p.id = i.program_id"
+	"  JOIN rate_cards c ON c.program_id = i.program_id"
+	" WHERE i.code_hash = $1 ORDER BY c.version DESC LIMIT 1";
+enum { PREVIEW_CODE, PREVIEW_PROGRAM, PREVIEW_TERMS, PREVIEW_RATES };
+
+static void
+previewed(struct reqctx *rc, struct db_job *job)
+{
+	const PGresult *code = db_job_result(job, PREVIEW_CODE);
+	const PGresult *terms = db_job_result(job, PREVIEW_TERMS);
+	const PGresult *rates = db_job_result(job, PREVIEW_RATES);
+	const char *why = NULL;
+
+	/* the words enrollment uses: they say nothing about any program */
+	if (PQntuples(code) != 1)
+		why = "this invitation code is not valid";
+	else if (PQgetvalue(code, 0, PV_REVOKED)[0] == 't')
+		why = "this invitation code has been revoked";
+	else if (PQgetvalue(code, 0, PV_EXPIRED)[0] == 't')
+		why = "this invitation code has expired";
+	else if (PQgetvalue(code, 0, PV_USED_UP)[0] == 't')
+		why = "this invitation code has been used up";
+	if (why != NULL) {
+		/* enrollment's very answer: the message is also the detail */
+		reply_problem_ext(rc, 422, "validation", json_pack("{s:[{s:s, s:s}]}", "errors",
+		    "field", "invitation_code", "message", why), why);
+		return;
+	}
+	req_set_header(rc, "Cache-Control", "no-store");
+	reply_json(rc, 200, json_pack("{s:o, s:o, s:o}",
+	    "program", repr_program(db_job_result(job, PREVIEW_PROGRAM), 0),
+	    "terms", PQntuples(terms) == 1 ? repr_terms(terms, 0, 0) : json_null(),
+	    "rates", PQntuples(rates) == 1 ? repr_rates(rates, 0, 0) : json_null()));
+}
+
+void
+h_invitation_preview(struct reqctx *rc)
+{
+	const char *code = jv_str(rc->body, "invitation_code");
+	char hash[CRYPTO_HASH_HEX_LEN];
+	struct db_job *job;
+
+	crypto_sha256_hex(code, strlen(code), hash);
+	job = db_job_new(DB_TX);       /* one snapshot of the code, program, terms and rates */
+	db_job_add(job, NULL, SQL_PREVIEW_CODE, hash);
+	db_job_add(job, NULL, SQL_PREVIEW_PROGRAM, hash);
+	db_job_add(job, NULL, SQL_PREVIEW_TERMS, hash);
+	db_job_add(job, NULL, SQL_PREVIEW_RATES, hash);
+	req_db(rc, job, previewed);
+}
+
 /* ---- POST /v1/enrollments ---- */
 
 /* 422 naming the code, in words that say nothing about any program. */

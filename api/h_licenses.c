@@ -581,14 +581,6 @@ static const struct list_filter license_filters[] = {
 	{ NULL, NULL, NULL },
 };
 
-static void
-requests_listed(struct reqctx *rc, struct db_job *job)
-{
-	struct lic *l = rc->h;
-
-	reply_list(rc, job, 0, l->page.limit, REPR_LICENSE_REQUEST_SEQ, repr_license_request);
-}
-
 void
 h_my_license_requests(struct reqctx *rc)
 {
@@ -600,15 +592,7 @@ h_my_license_requests(struct reqctx *rc)
 	job = db_job_new(0);
 	db_job_add(job, NULL, SQL_MY_REQUESTS, rc->user.id, req_query(rc, "status"),
 	    l->page.cursor, l->page.fetch);
-	req_db(rc, job, requests_listed);
-}
-
-static void
-licenses_listed(struct reqctx *rc, struct db_job *job)
-{
-	struct lic *l = rc->h;
-
-	reply_list(rc, job, 1, l->page.limit, REPR_LICENSE_SEQ, repr_license);
+	list_submit(rc, job, &l->page, 0, REPR_LICENSE_REQUEST_SEQ, repr_license_request);
 }
 
 void
@@ -629,5 +613,5 @@ h_program_licenses(struct reqctx *rc)
 	db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, program);
 	db_job_add(job, NULL, SQL_PROGRAM_LICENSES, program, req_query(rc, "use"),
 	    req_query(rc, "status"), l->page.cursor, l->page.fetch);
-	req_db(rc, job, licenses_listed);
+	list_submit(rc, job, &l->page, 1, REPR_LICENSE_SEQ, repr_license);
 }

@@ -247,6 +247,36 @@ h_webhook_create(struct reqctx *rc)
 	req_db(rc, job, webhook_created);
 }
 
+/* ---- GET /v1/webhooks ---- */
+
+/* A webhook as listed: never its secret, which is shown once, at creation. */
+static const char SQL_WEBHOOKS[] =
+	"SELECT json_build_object('id', w.id, 'program_id', w.program_id, 'url', w.url,"
+	"         'events', array_to_json(w.events), 'created_at', rfc3339(w.created_at),"
+	"         'disabled_at', rfc3339(w.disabled_at)), w.seq FROM webhooks w"
+	" WHERE ($1::uuid IS NULL OR w.program_id = $1) AND ($2::bigint IS NULL OR w.seq < $2)"
+	" ORDER BY w.seq DESC LIMIT $3";
+enum { WL_OBJECT, WL_SEQ };
+
+void
+h_webhook_list(struct reqctx *rc)
+{
+	static const char *const known[] = { "program_id", "limit", "cursor", NULL };
+	static const struct list_filter filters[] = {
+		{ "program_id", NULL, "must be a UUID" },
+		{ NULL, NULL, NULL },
+	};
+	struct list_page *page = arena_alloc(rc->arena, sizeof(*page));
+	struct db_job *job;
+
+	if (!list_begin(rc, known, filters, NULL, page))
+		return;
+	job = db_job_new(0);
+	db_job_add(job, NULL, SQL_WEBHOOKS, req_query(rc, "program_id"), page->cursor,
+	    page->fetch);
+	list_submit(rc, job, page, 0, WL_SEQ, repr_row_json);
+}
+
 /* ---- GET /v1/webhooks/:id/deliveries ---- */
 
 static int

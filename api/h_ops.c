@@ -9,6 +9,7 @@
 #include "metrics.h"
 #include "migrate.h"
 #include "loop.h"
+#include "replica.h"
 
 extern const char *const fb_openapi_json;
 extern const size_t fb_openapi_json_len;
@@ -17,6 +18,23 @@ void
 h_healthz(struct reqctx *rc)
 {
 	reply_json(rc, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/*
+ * The replica's part of readiness, as detail only: a lagging or lost
+ * replica sends its reads to the primary and never makes the API unready.
+ */
+static json_t *
+replica_detail(struct reqctx *rc)
+{
+	long lag = replica_lag_ms(rc->loop->replica);
+	long max = rc->loop->srv->cfg->replica_max_lag_ms;
+
+	if (rc->loop->replica == NULL)
+		return json_pack("{s:b}", "configured", false);
+	return json_pack("{s:b, s:o, s:I, s:s}", "configured", true,
+	    "lag_ms", lag < 0 ? json_null() : json_integer(lag), "max_lag_ms", (json_int_t)max,
+	    "reads_go_to", lag >= 0 && lag <= max ? "replica" : "primary");
 }
 
 static void
@@ -35,13 +53,14 @@ readyz_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 		    ms == MIGRATE_PENDING ? "pending" : "mismatch";
 	}
 	if (strcmp(database, "ok") == 0 && strcmp(migrations, "current") == 0) {
-		reply_json(rc, 200, json_pack("{s:s, s:s, s:s}", "status", "ready",
-		    "database", database, "migrations", migrations));
+		reply_json(rc, 200, json_pack("{s:s, s:s, s:s, s:o}", "status", "ready",
+		    "database", database, "migrations", migrations, "replica", replica_detail(rc)));
 		return;
 	}
 	req_set_header(rc, "Retry-After", "2");
 	reply_problem_ext(rc, 503, "not-ready",
-	    json_pack("{s:s, s:s}", "database", database, "migrations", migrations),
+	    json_pack("{s:s, s:s, s:o}", "database", database, "migrations", migrations,
+	    "replica", replica_detail(rc)),
 	    strcmp(database, "ok") != 0 ? "the database does not answer" :
 	    "the database schema is not the one this server was built for; run fairbeta migrate");
 }

@@ -41,16 +41,27 @@ const struct jv_schema payout_item_failed_body = JV_SCHEMA(failed_fields);
 	" 'external_ref', " i ".external_ref, 'failure_reason', " i ".failure_reason," \
 	" 'transaction_id', " i ".transaction_id)"
 
+/* A batch with its items, as one json column. */
+#define BATCH_JSON(b) \
+	"json_build_object('id', " b ".id, 'program_id', " b ".program_id," \
+	" 'status', " b ".status, 'min_amount_minor', " b ".min_amount_minor," \
+	" 'total_minor', " b ".total_minor, 'currency', " b ".currency," \
+	" 'created_by', " b ".created_by, 'created_at', rfc3339(" b ".created_at)," \
+	" 'approved_by', " b ".approved_by, 'approved_at', rfc3339(" b ".approved_at)," \
+	" 'items', coalesce((SELECT json_agg(" ITEM_JSON("i") " ORDER BY i.artist_id)" \
+	"                     FROM payout_items i WHERE i.batch_id = " b ".id), '[]'))"
+
 static const char SQL_BATCH[] =
-	"SELECT json_build_object('id', b.id, 'program_id', b.program_id, 'status', b.status,"
-	"         'min_amount_minor', b.min_amount_minor, 'total_minor', b.total_minor,"
-	"         'currency', b.currency, 'created_by', b.created_by,"
-	"         'created_at', rfc3339(b.created_at), 'approved_by', b.approved_by,"
-	"         'approved_at', rfc3339(b.approved_at),"
-	"         'items', coalesce((SELECT json_agg(" ITEM_JSON("i") " ORDER BY i.artist_id)"
-	"                              FROM payout_items i WHERE i.batch_id = b.id), '[]'))"
+	"SELECT " BATCH_JSON("b")
 	"  FROM payout_batches b WHERE b.id = $1 OR ($2::text IS NOT NULL AND b.effect_key = $2)";
 enum { BATCH_OBJECT };
+
+static const char SQL_PROGRAM_EXISTS[] = "SELECT 1 FROM programs WHERE id = $1";
+static const char SQL_BATCHES[] =
+	"SELECT " BATCH_JSON("b") ", b.seq FROM payout_batches b"
+	" WHERE b.program_id = $1 AND ($2::bigint IS NULL OR b.seq < $2)"
+	" ORDER BY b.seq DESC LIMIT $3";
+enum { BL_OBJECT, BL_SEQ };
 
 static const char SQL_PROGRAM_LOCK[] =
 	"SELECT currency, (SELECT id FROM payout_batches WHERE effect_key = $2)"
@@ -243,6 +254,29 @@ h_payout_draft(struct reqctx *rc)
 	job = db_job_new(DB_TX | DB_RETRY);
 	db_job_add(job, draft_program_locked, SQL_PROGRAM_LOCK, program, p->effect_key);
 	req_db_any(rc, job, payout_done);
+}
+
+/* ---- GET /v1/programs/:id/payout-batches ---- */
+
+void
+h_payout_list(struct reqctx *rc)
+{
+	static const char *const known[] = { "limit", "cursor", NULL };
+	const char *program = req_param_uuid(rc, 0);
+	struct list_page *page;
+	struct db_job *job;
+
+	if (program == NULL) {
+		reply_problem(rc, 404, "not-found", "no such program");
+		return;
+	}
+	page = arena_alloc(rc->arena, sizeof(*page));
+	if (!list_begin(rc, known, NULL, NULL, page))
+		return;
+	job = db_job_new(0);
+	db_job_add(job, program_step_found, SQL_PROGRAM_EXISTS, program);
+	db_job_add(job, NULL, SQL_BATCHES, program, page->cursor, page->fetch);
+	list_submit(rc, job, page, 1, BL_SEQ, repr_row_json);
 }
 
 /* ---- GET /v1/payout-batches/:id ---- */

@@ -242,14 +242,6 @@ h_program_create(struct reqctx *rc)
 
 /* ---- GET /v1/programs ---- */
 
-static void
-programs_listed(struct reqctx *rc, struct db_job *job)
-{
-	struct list_page *page = rc->h;
-
-	reply_list(rc, job, 0, page->limit, REPR_PROGRAM_SEQ, repr_program);
-}
-
 void
 h_program_list(struct reqctx *rc)
 {
@@ -258,11 +250,10 @@ h_program_list(struct reqctx *rc)
 
 	if (!list_begin(rc, list_query, list_filters, NULL, page))
 		return;
-	rc->h = page;
 	job = db_job_new(0);
 	db_job_add(job, NULL, SQL_LIST, req_query(rc, "status"), req_scope_all(rc),
 	    req_scope_owner(rc), page->cursor, page->fetch);
-	req_db(rc, job, programs_listed);
+	list_submit(rc, job, page, 0, REPR_PROGRAM_SEQ, repr_program);
 }
 
 /* ---- GET /v1/programs/:id ---- */

@@ -7,6 +7,10 @@
  * the same time and say the same thing); a last transaction records the
  * session or the failure. Failures are counted in the database, so the
  * limit holds across server processes.
+ *
+ * The console signs in with "cookie": true: the token then goes only into
+ * an HttpOnly, SameSite=Strict cookie, never into a body page script reads;
+ * the session is the same row, with the same lifetime and revocation.
  */
 #include "fb.h"
 
@@ -33,6 +37,7 @@ struct login {
 static const struct jv_field login_fields[] = {
 	{ "email",    JV_STRING, JV_REQUIRED, 1, 254, NULL, NULL },
 	{ "password", JV_STRING, JV_REQUIRED, 1, 1024, NULL, NULL },
+	{ "cookie",   JV_BOOLEAN, 0, 0, 0, NULL, NULL },
 };
 const struct jv_schema session_create_body = JV_SCHEMA(login_fields);
 
@@ -89,10 +94,14 @@ session_created(struct reqctx *rc, struct db_job *job)
 	struct login *l = rc->h;
 	json_t *body;
 
-	body = json_pack("{s:s, s:s, s:o}", "token", l->token,
+	body = json_pack("{s:s, s:o}",
 	    "expires_at", PQgetvalue(db_job_result(job, 0), 0, SE_EXPIRES_AT),
 	    "user", user_json(l->user_id, l->email, l->display_name, l->role,
 	    l->created_at));
+	if (json_is_true(json_object_get(rc->body, "cookie")))
+		req_set_session_cookie(rc, l->token, rc->loop->srv->cfg->session_ttl_s);
+	else
+		json_object_set_new(body, "token", json_string(l->token));
 	sodium_memzero(l->token, sizeof(l->token));
 	req_set_header(rc, "Cache-Control", "no-store");
 	reply_json(rc, 201, body);
@@ -197,6 +206,8 @@ session_revoked(struct reqctx *rc, struct db_job *job)
 {
 	FB_UNUSED(job);
 	req_forget_session(rc);
+	if (rc->by_cookie)
+		req_set_session_cookie(rc, NULL, 0);
 	reply_empty(rc, 204);
 }
 

@@ -1,5 +1,6 @@
 /*
- * h_users.c: the signed-in user, and accounts created by an admin.
+ * h_users.c: the signed-in user, and accounts created (and listed) by an
+ * admin.
  */
 #include "fb.h"
 
@@ -8,6 +9,7 @@
 #include "email.h"
 #include "handlers.h"
 #include "jsonv.h"
+#include "list.h"
 #include "repr.h"
 #include "valid.h"
 #include "vocab.h"
@@ -27,6 +29,19 @@ static const char SQL_INSERT_USER[] =
 	" email_skeleton) VALUES ($1, lower($2), $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING"
 	" RETURNING email, rfc3339(created_at)";
 enum { IU_EMAIL, IU_CREATED_AT };
+
+static const char SQL_LIST[] =
+	"SELECT u.id, u.email, u.display_name, u.role, rfc3339(u.created_at),"
+	"       rfc3339(u.disabled_at), u.seq FROM users u"
+	" WHERE ($1::text IS NULL OR u.role = $1) AND ($2::bigint IS NULL OR u.seq < $2)"
+	" ORDER BY u.seq DESC LIMIT $3";
+enum { UL_ID, UL_EMAIL, UL_DISPLAY_NAME, UL_ROLE, UL_CREATED_AT, UL_DISABLED_AT, UL_SEQ };
+
+static const char *const list_query[] = { "role", "limit", "cursor", NULL };
+static const struct list_filter list_filters[] = {
+	{ "role", vocab_roles, "must be admin, staff, finance or artist" },
+	{ NULL, NULL, NULL },
+};
 
 struct newuser {
 	char id[CRYPTO_UUID_LEN];
@@ -153,4 +168,30 @@ h_user_create(struct reqctx *rc)
 	u->role = arena_strdup(rc->arena, jv_str(rc->body, "role"));
 	rc->h = u;
 	req_offload(rc, hash_work, hash_done);
+}
+
+/* ---- GET /v1/users ---- */
+
+static json_t *
+user_row(const PGresult *r, int row)
+{
+	json_t *u = user_json(PQgetvalue(r, row, UL_ID), PQgetvalue(r, row, UL_EMAIL),
+	    PQgetvalue(r, row, UL_DISPLAY_NAME), PQgetvalue(r, row, UL_ROLE),
+	    PQgetvalue(r, row, UL_CREATED_AT));
+
+	json_object_set_new(u, "disabled_at", repr_str(r, row, UL_DISABLED_AT));
+	return u;
+}
+
+void
+h_user_list(struct reqctx *rc)
+{
+	struct list_page *page = arena_alloc(rc->arena, sizeof(*page));
+	struct db_job *job;
+
+	if (!list_begin(rc, list_query, list_filters, NULL, page))
+		return;
+	job = db_job_new(0);
+	db_job_add(job, NULL, SQL_LIST, req_query(rc, "role"), page->cursor, page->fetch);
+	list_submit(rc, job, page, 0, UL_SEQ, user_row);
 }

@@ -21,7 +21,7 @@
 extern const struct jv_schema session_create_body, user_create_body;
 extern const struct jv_schema program_create_body, program_patch_body;
 extern const struct jv_schema terms_publish_body, rates_put_body;
-extern const struct jv_schema invitation_create_body;
+extern const struct jv_schema invitation_create_body, invitation_preview_body;
 extern const struct jv_schema enrollment_create_body, enrollment_accept_terms_body,
     enrollment_withdraw_body;
 extern const struct jv_schema submission_create_body, submission_exhibit_body;
@@ -39,6 +39,10 @@ void h_readyz(struct reqctx *rc);
 void h_openapi(struct reqctx *rc);
 void h_metrics(struct reqctx *rc);      /* metrics listener only */
 
+/* h_console.c: the web console's files */
+void h_console_index(struct reqctx *rc);
+void h_console_file(struct reqctx *rc);
+
 /* h_sessions.c */
 void h_session_create(struct reqctx *rc);
 void h_session_delete(struct reqctx *rc);
@@ -46,6 +50,7 @@ void h_session_delete(struct reqctx *rc);
 /* h_users.c */
 void h_me(struct reqctx *rc);
 void h_user_create(struct reqctx *rc);
+void h_user_list(struct reqctx *rc);
 
 /* h_programs.c */
 void h_program_create(struct reqctx *rc);
@@ -65,6 +70,7 @@ void h_invitation_list(struct reqctx *rc);
 void h_invitation_revoke(struct reqctx *rc);
 
 /* h_enrollments.c */
+void h_invitation_preview(struct reqctx *rc);
 void h_enrollment_create(struct reqctx *rc);
 void h_enrollment_get(struct reqctx *rc);
 void h_enrollment_accept_terms(struct reqctx *rc);
@@ -98,6 +104,7 @@ void h_my_statement(struct reqctx *rc);
 
 /* h_payouts.c */
 void h_payout_draft(struct reqctx *rc);
+void h_payout_list(struct reqctx *rc);
 void h_payout_get(struct reqctx *rc);
 void h_payout_approve(struct reqctx *rc);
 void h_payout_item_paid(struct reqctx *rc);
@@ -125,6 +132,7 @@ void h_export_ledger(struct reqctx *rc);
 void h_prefs_get(struct reqctx *rc);
 void h_prefs_put(struct reqctx *rc);
 void h_webhook_create(struct reqctx *rc);
+void h_webhook_list(struct reqctx *rc);
 void h_deliveries_list(struct reqctx *rc);
 void h_delivery_retry(struct reqctx *rc);
 

@@ -160,6 +160,33 @@ list_check_window(struct reqctx *rc, json_t *errors)
 		jv_error(errors, "to", "must not be earlier than from");
 }
 
+struct list_reply {
+	int index, limit, seq_col;
+	list_row_fn *row;
+};
+
+static void
+list_read(struct reqctx *rc, struct db_job *job)
+{
+	struct list_reply *lr = rc->h;
+
+	reply_list(rc, job, lr->index, lr->limit, lr->seq_col, lr->row);
+}
+
+void
+list_submit(struct reqctx *rc, struct db_job *job, const struct list_page *page,
+    int index, int seq_col, list_row_fn *row)
+{
+	struct list_reply *lr = arena_alloc(rc->arena, sizeof(*lr));
+
+	lr->index = index;
+	lr->limit = page->limit;
+	lr->seq_col = seq_col;
+	lr->row = row;
+	rc->h = lr;
+	req_db(rc, job, list_read);
+}
+
 void
 reply_list(struct reqctx *rc, struct db_job *job, int index, int limit,
     int seq_col, list_row_fn *row)

@@ -54,5 +54,11 @@ char *list_cursor(struct reqctx *rc, const char *position);
 typedef json_t *list_row_fn(const PGresult *r, int row);
 void reply_list(struct reqctx *rc, struct db_job *job, int index, int limit,
     int seq_col, list_row_fn *row);
+/*
+ * The usual end of a list handler: submits job (req_db) and replies with
+ * the page statement index holds, as reply_list() does. Takes over rc->h.
+ */
+void list_submit(struct reqctx *rc, struct db_job *job, const struct list_page *page,
+    int index, int seq_col, list_row_fn *row);
 
 #endif

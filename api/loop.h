@@ -38,6 +38,7 @@ struct loop {
 	struct evhttp *metrics_http;          /* loop 0 only */
 	struct http_listener api_listener, metrics_listener;
 	struct db_pool *db;
+	struct replica *replica;              /* NULL: no replica configured */
 	struct authcache *auth;               /* sessions seen here (a hint) */
 	struct workpool_inbox *inbox;
 	struct event *ev_stop;                /* activated by the main thread */

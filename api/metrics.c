@@ -10,6 +10,7 @@
 #include "metrics.h"
 #include "router.h"
 #include "loop.h"
+#include "replica.h"
 #include "workpool.h"
 
 #define NSTATUS 600
@@ -125,6 +126,33 @@ db_totals(struct evbuffer *out, struct server *srv)
 	    "fairbeta_auth_cache_total{result=\"refuted\"} %lld\n", auth[0], auth[1], auth[2]);
 }
 
+/* The replica's lag per loop (-1: unknown) and where lag-tolerant reads went. */
+static void
+replica_metrics(struct evbuffer *out, struct server *srv)
+{
+	long long reads = 0, fallbacks = 0;
+	int i;
+
+	if (srv->nloops == 0 || srv->loops[0].replica == NULL)
+		return;
+	evbuffer_add_printf(out,
+	    "# HELP fairbeta_replica_lag_seconds The replica's replay lag as a loop last"
+	    " measured it; -1 when unknown.\n# TYPE fairbeta_replica_lag_seconds gauge\n");
+	for (i = 0; i < srv->nloops; i++) {
+		long lag = replica_lag_ms(srv->loops[i].replica);
+
+		evbuffer_add_printf(out, "fairbeta_replica_lag_seconds{loop=\"%d\"} %.3f\n", i,
+		    lag < 0 ? -1.0 : (double)lag / 1000.0);
+		reads += replica_reads(srv->loops[i].replica);
+		fallbacks += replica_fallbacks(srv->loops[i].replica);
+	}
+	evbuffer_add_printf(out,
+	    "# HELP fairbeta_replica_reads_total Lag-tolerant reads, by where they went.\n"
+	    "# TYPE fairbeta_replica_reads_total counter\n"
+	    "fairbeta_replica_reads_total{to=\"replica\"} %lld\n"
+	    "fairbeta_replica_reads_total{to=\"primary\"} %lld\n", reads, fallbacks);
+}
+
 void
 metrics_render(struct evbuffer *out, struct server *srv)
 {
@@ -191,6 +219,7 @@ metrics_render(struct evbuffer *out, struct server *srv)
 		evbuffer_add_printf(out, "fairbeta_db_pool_waiting{loop=\"%d\"} %d\n", i, st.waiting);
 	}
 	db_totals(out, srv);
+	replica_metrics(out, srv);
 	evbuffer_add_printf(out,
 	    "# HELP fairbeta_http_requests_in_flight Requests not yet answered.\n"
 	    "# TYPE fairbeta_http_requests_in_flight gauge\n");

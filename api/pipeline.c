@@ -23,6 +23,7 @@
 #include "jsonv.h"
 #include "pipeline.h"
 #include "loop.h"
+#include "replica.h"
 #include "workpool.h"
 
 /* Fails (FB401, migration 0009) unless the token still names this caller. */
@@ -102,14 +103,22 @@ req_of(void *step_arg)
 /*
  * Submits a job with the guards the request needs in its first flight: the
  * session hint's (first), then, with claim, an Idempotency-Key's claim.
+ * claim is true for a handler's jobs, false for the session's lookup, which
+ * always reads the primary; a handler's job on an RT_REPLICA route reads
+ * the replica when it may (replica.h).
  */
 static void
 req_db_guarded(struct reqctx *rc, struct db_job *job, struct db_call *call, bool claim)
 {
+	struct db_pool *pool = rc->loop->db, *replica;
 	enum db_status st;
 	bool guarded;
 
 	call->rc = rc;
+	/* a lag-tolerant read of a confirmed (or anonymous) caller */
+	if (claim && (rc->route->flags & RT_REPLICA) && !rc->auth_hint && pool != NULL &&
+	    (replica = replica_pool(rc->loop->replica)) != NULL)
+		pool = replica;
 	if (rc->auth_hint) {
 		const char *p[] = { rc->token_hash, rc->user.session_id, rc->user.id,
 		    rc->user.role, rc->user.email, rc->user.display_name };
@@ -118,13 +127,13 @@ req_db_guarded(struct reqctx *rc, struct db_job *job, struct db_call *call, bool
 	}
 	if (claim)
 		idem_claim_guard(rc, job);
-	if (rc->loop->db == NULL) {       /* past the shutdown deadline */
+	if (pool == NULL) {               /* past the shutdown deadline */
 		db_job_free(job);
 		call_finish(call, NULL, DB_UNAVAILABLE);
 		return;
 	}
 	guarded = rc->auth_hint;
-	st = db_submit(rc->loop->db, job, req_db_done, call);
+	st = db_submit(pool, job, req_db_done, call);
 	if (st != DB_OK) {
 		call_finish(call, NULL, st);
 		return;
@@ -336,9 +345,11 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	char allow[64], *work;
 	const char *refused;
 	json_t *errors;
+	bool connect;
 	int n;
 
 	rc->stage[REPLY_CONFIRM] = auth_hold;
+	connect = evhttp_request_get_command(req) == EVHTTP_REQ_CONNECT;
 	rc->method = method_bit(evhttp_request_get_command(req));
 	rc->log.method = rc->method ? router_method_name(rc->method) : "OTHER";
 	if (rc->method == 0) {
@@ -359,6 +370,15 @@ http_dispatch(struct evhttp_request *req, void *arg)
 
 	if (raw_path == NULL || *raw_path == '\0')
 		raw_path = "/";
+	/*
+	 * libevent reads a target "//x" as an authority ("x") with an empty
+	 * path, which would be "/": it is a path whose first segment is empty,
+	 * and names nothing (404), as "/v1//me" does. A CONNECT's target is
+	 * always read as an authority: it is routed as sent, never as "/".
+	 */
+	if (evhttp_request_get_uri(req) != NULL &&
+	    (strncmp(evhttp_request_get_uri(req), "//", 2) == 0 || connect))
+		raw_path = evhttp_request_get_uri(req);
 	/* routed as received: the router decodes each segment after splitting */
 	rc->path = arena_strdup(rc->arena, raw_path);
 	work = arena_strdup(rc->arena, raw_path);
@@ -412,7 +432,8 @@ http_dispatch(struct evhttp_request *req, void *arg)
 	}
 	/* without a token: public routes, and those a token is optional on */
 	if ((rc->route->roles == ROLE_ANYONE || (rc->route->flags & RT_AUTH_OPTIONAL)) &&
-	    !((rc->route->flags & RT_AUTH_OPTIONAL) && req_header(rc, "Authorization") != NULL))
+	    !((rc->route->flags & RT_AUTH_OPTIONAL) && (req_header(rc, "Authorization") != NULL ||
+	    req_cookie(rc, REQ_SESSION_COOKIE) != NULL)))
 		req_run_handler(rc);
 	else
 		req_authenticate(rc);
@@ -571,6 +592,13 @@ auth_done(struct reqctx *rc, struct db_job *job, enum db_status st)
 	}
 	if (PQntuples(r) != 1) {
 		authcache_forget(rc->loop->auth, rc->token_hash);
+		if (rc->by_cookie && (rc->route->flags & RT_AUTH_OPTIONAL)) {
+			/* a stale console cookie on a public route: forget it, go on as
+			 * anyone (a bearer token the caller chose is never ignored) */
+			req_set_session_cookie(rc, NULL, 0);
+			req_run_handler(rc);
+			return;
+		}
 		reply_problem(rc, 401, "unauthorized", "the token is invalid, expired or revoked");
 		return;
 	}
@@ -589,23 +617,60 @@ auth_lookup(struct reqctx *rc)
 }
 
 /*
- * Bearer token -> session and user; 401 without a usable token. A token
- * this loop has looked up before runs the handler at once as that caller,
- * unconfirmed (authcache.h): its first job carries the guard, and a reply
- * made before any job waits for a lookup.
+ * A request that changes something with the console's cookie must come from
+ * the console: from this origin (Origin names the Host; Sec-Fetch-Site, when
+ * sent, says same-origin) and with X-Fairbeta-Console, a header no HTML form
+ * can send and no other site's script may without a CORS grant, which this
+ * server never gives. Bearer tokens are not sent by browsers on their own,
+ * so they need none of this.
+ */
+static bool
+req_cross_site(struct reqctx *rc)
+{
+	const char *origin = req_header(rc, "Origin"), *host = req_header(rc, "Host");
+	const char *site = req_header(rc, "Sec-Fetch-Site"), *o;
+
+	if (rc->method == M_GET || rc->method == M_HEAD)
+		return false;
+	if (origin == NULL || host == NULL || req_header(rc, "X-Fairbeta-Console") == NULL ||
+	    (site != NULL && strcmp(site, "same-origin") != 0))
+		return true;
+	o = strncmp(origin, "https://", 8) == 0 ? origin + 8 :
+	    strncmp(origin, "http://", 7) == 0 ? origin + 7 : NULL;
+	return o == NULL || strcasecmp(o, host) != 0;
+}
+
+/*
+ * Session token -> session and user; 401 without a usable token. The token
+ * is the bearer token, or else the console's cookie (then 403 for a change
+ * from another site). A token this loop has looked up before runs the
+ * handler at once as that caller, unconfirmed (authcache.h): its first job
+ * carries the guard, and a reply made before any job waits for a lookup.
  */
 static void
 req_authenticate(struct reqctx *rc)
 {
-	const char *h = req_header(rc, "Authorization");
+	const char *h = req_header(rc, "Authorization"), *token = NULL;
 
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) < 16 ||
-	    strlen(h + 7) > 128) {
-		reply_problem(rc, 401, "unauthorized", "send Authorization: Bearer <token>");
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+		token = h + 7;
+	} else if (h == NULL && (token = req_cookie(rc, REQ_SESSION_COOKIE)) != NULL) {
+		rc->by_cookie = true;
+	}
+	if (token == NULL || strlen(token) < 16 || strlen(token) > 128) {
+		reply_problem(rc, 401, "unauthorized",
+		    "send Authorization: Bearer <token>, or sign in to the console");
 		return;
 	}
-	crypto_sha256_hex(h + 7, strlen(h + 7), rc->token_hash);
-	if (authcache_get(rc->loop->auth, rc->token_hash, &rc->user, rc->arena)) {
+	if (rc->by_cookie && req_cross_site(rc)) {
+		reply_problem(rc, 403, "csrf", "a change made with the console's cookie must come"
+		    " from the console itself (same origin, X-Fairbeta-Console)");
+		return;
+	}
+	crypto_sha256_hex(token, strlen(token), rc->token_hash);
+	/* a replica read is checked on the primary first, never on the replica */
+	if (!(rc->route->flags & RT_REPLICA) &&
+	    authcache_get(rc->loop->auth, rc->token_hash, &rc->user, rc->arena)) {
 		rc->user.role_bit = router_role_bit(rc->user.role);
 		/* a refusal on the hint alone would not be exact: look it up */
 		if (rc->route->roles == ROLE_ANYONE || (rc->route->roles & rc->user.role_bit)) {

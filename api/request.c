@@ -559,6 +559,36 @@ req_header(struct reqctx *rc, const char *name)
 	return evhttp_find_header(evhttp_request_get_input_headers(rc->req), name);
 }
 
+const char *
+req_cookie(struct reqctx *rc, const char *name)
+{
+	const char *h = req_header(rc, "Cookie"), *p, *end, *eq;
+	size_t n = strlen(name);
+
+	for (p = h; p != NULL && *p; p = *end ? end + 1 : end) {
+		while (*p == ' ')
+			p++;
+		end = strchr(p, ';');
+		if (end == NULL)
+			end = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (eq != NULL && (size_t)(eq - p) == n && strncmp(p, name, n) == 0)
+			return arena_strndup(rc->arena, eq + 1, (size_t)(end - eq - 1));
+	}
+	return NULL;
+}
+
+void
+req_set_session_cookie(struct reqctx *rc, const char *token, long max_age)
+{
+	const char *proto = req_header(rc, "X-Forwarded-Proto");
+	bool tls = proto != NULL && strcasecmp(proto, "https") == 0;
+
+	req_set_header(rc, "Set-Cookie", arena_printf(rc->arena,
+	    REQ_SESSION_COOKIE "=%s; Path=/; Max-Age=%ld; HttpOnly; SameSite=Strict%s",
+	    token ? token : "", token ? max_age : 0, tls ? "; Secure" : ""));
+}
+
 bool
 req_header_out_missing(struct reqctx *rc, const char *name)
 {

@@ -73,7 +73,8 @@ struct reqctx {
 		const char *owner;
 		bool ledger_only;       /* SCOPE_LEDGER as finance */
 	} scope;
-	char token_hash[65];             /* the bearer token's SHA-256, hex */
+	char token_hash[65];             /* the session token's SHA-256, hex */
+	bool by_cookie;                  /* the token came in the console's cookie */
 	bool auth_hint;                  /* running as the cached caller, unconfirmed */
 	struct db_job *guarded;          /* the running job that carries the guard */
 	struct {                         /* a reply waiting for that confirmation */
@@ -182,6 +183,15 @@ const char *req_scope_owner(const struct reqctx *rc);
 const char *req_query(struct reqctx *rc, const char *name);
 /* A request header, or NULL. */
 const char *req_header(struct reqctx *rc, const char *name);
+/* A cookie of the request's Cookie header (arena), or NULL. */
+const char *req_cookie(struct reqctx *rc, const char *name);
+/*
+ * The console's session cookie (HttpOnly, SameSite=Strict): set to token
+ * for max_age seconds, or cleared when token is NULL. Secure when the
+ * request came over TLS (a proxy's X-Forwarded-Proto: https).
+ */
+#define REQ_SESSION_COOKIE "fairbeta_session"
+void req_set_session_cookie(struct reqctx *rc, const char *token, long max_age);
 void req_set_header(struct reqctx *rc, const char *name, const char *value);
 bool req_header_out_missing(struct reqctx *rc, const char *name);
 

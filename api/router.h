@@ -40,6 +40,12 @@ enum {
 	 * every problem at once. Without it the pipeline answers 422 itself.
 	 */
 	RT_BODY_MORE = 1 << 4,
+	/*
+	 * A read that may lag a little (an export, public figures): served by
+	 * the streaming replica when one is configured and close enough
+	 * (api/replica.h). Its caller is looked up on the primary first.
+	 */
+	RT_REPLICA = 1 << 5,
 };
 
 /*

@@ -26,6 +26,12 @@ const struct route routes[] = {
 	{ M_GET,    "/v1/openapi.json", ROLE_ANYONE, 0,
 	    h_openapi, NULL, SCOPE_OWN },
 
+	/* the web console, on the same origin as the API */
+	{ M_GET,    "/", ROLE_ANYONE, 0,
+	    h_console_index, NULL, SCOPE_OWN },
+	{ M_GET,    "/console/:file", ROLE_ANYONE, 0,
+	    h_console_file, NULL, SCOPE_OWN },
+
 	/* accounts and sessions */
 	{ M_POST,   "/v1/sessions", ROLE_ANYONE, RT_BODY,
 	    h_session_create, &session_create_body, SCOPE_OWN },
@@ -35,6 +41,8 @@ const struct route routes[] = {
 	    h_me, NULL, SCOPE_OWN },
 	{ M_POST,   "/v1/users", ROLE_ADMIN, RT_BODY | RT_BODY_MORE,
 	    h_user_create, &user_create_body, SCOPE_ALL },
+	{ M_GET,    "/v1/users", ROLE_ADMIN, 0,
+	    h_user_list, NULL, SCOPE_ALL },
 
 	/* programs, terms, rates */
 	{ M_GET,    "/v1/programs", ROLE_ANY, 0,
@@ -63,6 +71,9 @@ const struct route routes[] = {
 	    h_invitation_list, NULL, SCOPE_ALL },
 	{ M_POST,   "/v1/programs/:id/invitations", STAFFISH, RT_BODY | RT_BODY_MORE,
 	    h_invitation_create, &invitation_create_body, SCOPE_ALL },
+	/* what an invitation code offers, read before enrolling with it */
+	{ M_POST,   "/v1/invitations/preview", ROLE_ANYONE, RT_BODY,
+	    h_invitation_preview, &invitation_preview_body, SCOPE_OWN },
 	{ M_POST,   "/v1/invitations/:id/revoke", STAFFISH, RT_BODY | RT_BODY_OPTIONAL,
 	    h_invitation_revoke, &jv_no_members, SCOPE_ALL },
 	{ M_GET,    "/v1/programs/:id/enrollments", STAFFISH, 0,
@@ -140,6 +151,8 @@ const struct route routes[] = {
 	    h_ledger_reverse, &ledger_reverse_body, SCOPE_ALL },
 	{ M_POST,   "/v1/programs/:id/payout-batches", ROLE_FINANCE, RT_BODY | RT_BODY_OPTIONAL | RT_IDEMPOTENT,
 	    h_payout_draft, &payout_draft_body, SCOPE_ALL },
+	{ M_GET,    "/v1/programs/:id/payout-batches", LEDGER_READERS, 0,
+	    h_payout_list, NULL, SCOPE_ALL },
 	{ M_GET,    "/v1/payout-batches/:id", LEDGER_READERS, 0,
 	    h_payout_get, NULL, SCOPE_ALL },
 	{ M_POST,   "/v1/payout-batches/:id/approve", ROLE_FINANCE, RT_BODY | RT_BODY_OPTIONAL,
@@ -150,9 +163,10 @@ const struct route routes[] = {
 	    h_payout_item_failed, &payout_item_failed_body, SCOPE_ALL },
 	{ M_GET,    "/v1/exports/payout-batches/:id", ROLE_FINANCE, 0,
 	    h_export_payout_batch, NULL, SCOPE_ALL },
-	{ M_GET,    "/v1/exports/ledger", ROLE_FINANCE, 0,
+	/* RT_REPLICA: reads that may lag a little go to the replica (replica.h) */
+	{ M_GET,    "/v1/exports/ledger", ROLE_FINANCE, RT_REPLICA,
 	    h_export_ledger, NULL, SCOPE_ALL },
-	{ M_GET,    "/v1/programs/:id/transparency", ROLE_ANYONE, RT_AUTH_OPTIONAL,
+	{ M_GET,    "/v1/programs/:id/transparency", ROLE_ANYONE, RT_AUTH_OPTIONAL | RT_REPLICA,
 	    h_transparency, NULL, SCOPE_OWN },
 
 	/* notifications */
@@ -162,6 +176,8 @@ const struct route routes[] = {
 	    h_prefs_put, &prefs_put_body, SCOPE_OWN },
 	{ M_POST,   "/v1/webhooks", STAFFISH, RT_BODY | RT_BODY_MORE,
 	    h_webhook_create, &webhook_create_body, SCOPE_ALL },
+	{ M_GET,    "/v1/webhooks", STAFFISH, 0,
+	    h_webhook_list, NULL, SCOPE_ALL },
 	{ M_GET,    "/v1/webhooks/:id/deliveries", STAFFISH, 0,
 	    h_deliveries_list, NULL, SCOPE_ALL },
 	{ M_POST,   "/v1/webhooks/:id/deliveries/:d/retry", STAFFISH, RT_BODY | RT_BODY_OPTIONAL,

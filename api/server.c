@@ -12,6 +12,7 @@
 #include "crypto.h"
 #include "db.h"
 #include "pipeline.h"
+#include "replica.h"
 #include "routes.h"
 #include "httperr.h"
 #include "log.h"
@@ -112,6 +113,8 @@ drain_cb(evutil_socket_t fd, short what, void *arg)
 		    loop->id, atomic_load(&loop->inflight));
 		db_pool_free(loop->db);
 		loop->db = NULL;
+		replica_free(loop->replica);
+		loop->replica = NULL;
 	}
 	event_add(loop->ev_drain, &tv);
 }
@@ -178,6 +181,7 @@ loop_init(struct server *srv, struct loop *loop, int id, fb_err err)
 		.queue_max = (int)cfg->db_queue,
 		.queue_timeout_ms = (int)cfg->db_queue_timeout_ms,
 		.statement_timeout_ms = (int)cfg->db_statement_timeout_ms,
+		.connect_timeout_ms = (int)cfg->db_connect_timeout_ms,
 	};
 
 	loop->id = id;
@@ -199,6 +203,7 @@ loop_init(struct server *srv, struct loop *loop, int id, fb_err err)
 		evhttp_bind_listener(loop->metrics_http, l);
 	}
 	loop->db = db_pool_new(loop->base, &po);
+	loop->replica = replica_new(loop->base, cfg);
 	loop->auth = authcache_new();
 	loop->inbox = workpool_inbox_new(loop->base);
 	loop->ev_stop = event_new(loop->base, -1, 0, stop_cb, loop);
@@ -290,6 +295,7 @@ server_free(struct server *srv)
 		if (loop->metrics_http)
 			evhttp_free(loop->metrics_http);
 		db_pool_free(loop->db);
+		replica_free(loop->replica);
 		authcache_free(loop->auth);
 		workpool_inbox_free(loop->inbox);
 		if (loop->ev_stop)

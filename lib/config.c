@@ -21,6 +21,9 @@ struct cfg_entry {
 /* The one place that names every setting. Keep README.md in step with it. */
 static const struct cfg_entry cfg_table[] = {
 	{ "FAIRBETA_DATABASE_URL",  CFG_STR,   S(database_url),   "", 0, 0, true },
+	{ "FAIRBETA_DATABASE_REPLICA_URL", CFG_STR, S(replica_url), "", 0, 0, true },
+	{ "FAIRBETA_REPLICA_MAX_LAG_MS", CFG_LONG, S(replica_max_lag_ms), "5000", 0, 3600000, false },
+	{ "FAIRBETA_DB_CONNECT_TIMEOUT_MS", CFG_LONG, S(db_connect_timeout_ms), "5000", 100, 600000, false },
 	{ "FAIRBETA_LISTEN",        CFG_STR,   S(listen),         "127.0.0.1:8080", 0, 0, false },
 	{ "FAIRBETA_METRICS_LISTEN", CFG_STR,  S(metrics_listen), "127.0.0.1:9090", 0, 0, false },
 	{ "FAIRBETA_STATE_DIR",     CFG_STR,   S(state_dir),      ".fairbeta", 0, 0, false },

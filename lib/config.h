@@ -14,6 +14,9 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 
 struct config {
 	char *database_url;
+	char *replica_url;          /* "": no replica; lag-tolerant reads use the primary */
+	long replica_max_lag_ms;    /* beyond this lag, those reads use the primary */
+	long db_connect_timeout_ms; /* one connection attempt, every host of the URL */
 	char *listen;
 	char *metrics_listen;       /* "" or "off": no metrics listener */
 	char *state_dir;

@@ -2,6 +2,7 @@
 
 #include <stdatomic.h>
 #include <sys/queue.h>
+#include <sys/stat.h>
 
 #include <event2/event.h>
 
@@ -88,6 +89,9 @@ struct db_conn {
 	bool want_write;            /* during connect: poll asked for writability */
 	bool break_pending;
 	int backoff_ms;
+	int failed_attempts;  /* connection attempts failed in a row */
+	ino_t fd_ino;         /* the socket behind fd (conn_events_for_socket) */
+	bool closed_toggle;
 	struct db_job *job;
 	bool paused;                /* a stream's consumer is full: stop reading */
 	/* the pipeline: a ring of what is awaited, and the current result */
@@ -110,6 +114,11 @@ struct db_pool {
 	struct event_base *base;
 	struct db_pool_opts opts;
 	char *url, *appname, *options;
+	int connect_timeout_ms;
+	/* a multi-host URL's lists (host, hostaddr, port), each rotated by one
+	 * host per failed attempt: NULL for a single host or a single value */
+	char *hostlist[3];
+	int nhosts;
 	struct db_conn *conns;
 	struct db_jobq queue;
 	int queue_len;
@@ -495,19 +504,34 @@ conn_events_free(struct db_conn *c)
  * connecting, each poll arms the one event it needs; once ready, reading
  * is persistent (no epoll change per result) and only a paused stream
  * stops it.
+ *
+ * libpq replaces its socket when an attempt moves on to the next host, and
+ * the kernel may give the new socket the old one's number. epoll forgot the
+ * old socket when it closed, but libevent's change list (the API's loops
+ * use one) still believes in it: re-adding the same interest on the same
+ * number would reach no system call, and the new socket would never be
+ * watched. So a replaced socket (its inode differs) gets a different
+ * interest set, EV_CLOSED toggled, which libevent must tell the kernel.
  */
 static void
 conn_events_for_socket(struct db_conn *c, bool ready)
 {
 	int fd = PQsocket(c->pg);
+	struct stat st;
+	ino_t ino = fd >= 0 && fstat(fd, &st) == 0 ? st.st_ino : 0;
+	short extra;
 
-	if (fd == c->fd && c->ev_read != NULL && !ready)
+	if (fd == c->fd && ino == c->fd_ino && c->ev_read != NULL && !ready)
 		return;
+	if (fd == c->fd && ino != c->fd_ino)
+		c->closed_toggle = !c->closed_toggle;
+	extra = c->closed_toggle ? EV_CLOSED : 0;
 	conn_events_free(c);
 	c->fd = fd;
-	c->ev_read = event_new(c->pool->base, fd, ready ? EV_READ | EV_PERSIST : EV_READ,
-	    conn_io_cb, c);
-	c->ev_write = event_new(c->pool->base, fd, EV_WRITE, conn_io_cb, c);
+	c->fd_ino = ino;
+	c->ev_read = event_new(c->pool->base, fd,
+	    (ready ? EV_READ | EV_PERSIST : EV_READ) | extra, conn_io_cb, c);
+	c->ev_write = event_new(c->pool->base, fd, EV_WRITE | extra, conn_io_cb, c);
 }
 
 static void
@@ -520,6 +544,12 @@ conn_timer_cb(evutil_socket_t fd, short what, void *arg)
 	if (c->break_pending) {
 		c->break_pending = false;
 		conn_broken(c, PQerrorMessage(c->pg));
+		return;
+	}
+	if (c->state == CONN_CONNECTING) {
+		/* libpq leaves an asynchronous attempt's time to us (connect_timeout
+		 * is for blocking connects): a host that never answers ends here */
+		conn_broken(c, "the connection attempt timed out");
 		return;
 	}
 	if (c->state == CONN_DOWN && !c->pool->closing)
@@ -550,13 +580,18 @@ conn_broken(struct db_conn *c, const char *why)
 {
 	struct db_pool *pool = c->pool;
 	struct db_job *job = c->job;
-	char msg[200];
+	char msg[600], *nl;
 
+	/* libpq says one line per host it tried: keep them all, on one line */
 	snprintf(msg, sizeof(msg), "%s", why ? why : "");
-	msg[strcspn(msg, "\n")] = '\0';
-	if (c->state != CONN_CONNECTING || c->backoff_ms <= DB_BACKOFF_MIN_MS)
-		log_warn(NULL, "db conn %d: lost (%s): %s", c->id,
-		    conn_state_names[c->state], msg);
+	while ((nl = strchr(msg, '\n')) != NULL)
+		*nl = nl[1] ? ';' : '\0';
+	/* every attempt that fails is counted; the first and every tenth said */
+	if (c->state == CONN_CONNECTING)
+		c->failed_attempts++;
+	if (c->state != CONN_CONNECTING || c->failed_attempts % 10 == 1)
+		log_warn(NULL, "db conn %d: lost (%s, attempt %d): %s", c->id,
+		    conn_state_names[c->state], c->failed_attempts, msg);
 	c->job = NULL;
 	c->want_len = 0;
 	c->paused = false;
@@ -588,6 +623,7 @@ static void
 conn_connect_poll(struct db_conn *c)
 {
 	switch (PQconnectPoll(c->pg)) {
+	/* the socket may be a new one: libpq moves to the next host on its own */
 	case PGRES_POLLING_READING:
 		conn_events_for_socket(c, false);
 		c->want_write = false;
@@ -603,8 +639,10 @@ conn_connect_poll(struct db_conn *c)
 			conn_broken(c, "cannot set non-blocking and pipeline mode");
 			break;
 		}
+		event_del(c->ev_timer);     /* the attempt's deadline */
 		conn_events_for_socket(c, true);
 		c->backoff_ms = DB_BACKOFF_MIN_MS;
+		c->failed_attempts = 0;
 		conn_set_state(c, CONN_IDLE);
 		log_info(NULL, "db conn %d: ready", c->id);
 		event_add(c->ev_read, NULL);
@@ -616,19 +654,100 @@ conn_connect_poll(struct db_conn *c)
 	}
 }
 
+/* The keywords of a multi-host URL's lists, in pool->hostlist's order. */
+static const char *const host_keys[] = { "host", "hostaddr", "port" };
+
+static int
+list_count(const char *s)
+{
+	int n = 1;
+
+	for (; *s; s++)
+		n += *s == ',';
+	return n;
+}
+
+/*
+ * Finds a multi-host URL's lists. libpq tries the hosts in order within one
+ * attempt, but gives up on all of them when one fails in some ways (a server
+ * that closes the connection during start-up, or one that never answers and
+ * meets our deadline): so each attempt after a failure starts one host
+ * further along (conn_hosts), and a dead first host cannot hide the others.
+ */
+static void
+pool_parse_hosts(struct db_pool *pool)
+{
+	PQconninfoOption *opts = PQconninfoParse(pool->url, NULL), *o;
+	size_t i;
+
+	pool->nhosts = 1;
+	for (o = opts; o != NULL && o->keyword != NULL; o++)
+		for (i = 0; i < FB_ARRAY_LEN(host_keys); i++)
+			if (strcmp(o->keyword, host_keys[i]) == 0 && o->val != NULL &&
+			    list_count(o->val) > 1) {
+				pool->hostlist[i] = fb_strdup(o->val);
+				pool->nhosts = FB_MAX(pool->nhosts, list_count(o->val));
+			}
+	PQconninfoFree(opts);
+}
+
+/* list rotated left by k items, into out. */
+static void
+list_rotate(const char *list, int k, char *out, size_t outlen)
+{
+	int n = list_count(list), i;
+	const char *p;
+	size_t len;
+
+	out[0] = '\0';
+	for (i = 0; i < n; i++) {
+		int want = (i + k) % n, j;
+
+		for (p = list, j = 0; j < want; j++)
+			p = strchr(p, ',') + 1;
+		len = strcspn(p, ",");
+		snprintf(out + strlen(out), outlen - strlen(out), "%s%.*s", i ? "," : "",
+		    (int)len, p);
+	}
+}
+
 static void
 conn_start(struct db_conn *c)
 {
 	struct db_pool *pool = c->pool;
-	const char *keys[] = { "dbname", "application_name", "options", NULL };
-	const char *vals[] = { pool->url, pool->appname, pool->options, NULL };
+	/*
+	 * TCP keepalives and a user timeout come first, so that the URL may
+	 * set its own: a connection to a host that died without a word (a
+	 * crash, a partition) fails in seconds, not at the kernel's two hours.
+	 */
+	const char *keys[12] = { "keepalives", "keepalives_idle", "keepalives_interval",
+	    "keepalives_count", "tcp_user_timeout", "dbname", "application_name", "options" };
+	const char *vals[12] = { "1", "5", "2", "3", "10000", pool->url, pool->appname,
+	    pool->options };
+	char rotated[3][512];
+	int n = 8;
+	size_t i;
+	struct timeval tv;
 
+	/* after the URL, so that they replace its lists (pool_parse_hosts) */
+	for (i = 0; i < FB_ARRAY_LEN(host_keys); i++) {
+		if (pool->hostlist[i] == NULL)
+			continue;
+		list_rotate(pool->hostlist[i], c->failed_attempts % pool->nhosts, rotated[i],
+		    sizeof(rotated[i]));
+		keys[n] = host_keys[i];
+		vals[n++] = rotated[i];
+	}
+	keys[n] = vals[n] = NULL;
 	c->pg = PQconnectStartParams(keys, vals, 1);
 	conn_set_state(c, CONN_CONNECTING);
 	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD) {
 		conn_broken(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
 		return;
 	}
+	tv.tv_sec = pool->connect_timeout_ms / 1000;
+	tv.tv_usec = (pool->connect_timeout_ms % 1000) * 1000;
+	event_add(c->ev_timer, &tv);
 	c->fd = -1;
 	conn_events_for_socket(c, false);
 	c->want_write = true;
@@ -1192,7 +1311,7 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 	FB_UNUSED(fd);
 	if (c->state == CONN_CONNECTING) {
 		if (((what & EV_WRITE) && c->want_write) ||
-		    ((what & EV_READ) && !c->want_write))
+		    ((what & EV_READ) && !c->want_write) || (what & EV_CLOSED))
 			conn_connect_poll(c);
 		return;
 	}
@@ -1208,7 +1327,7 @@ conn_io_cb(evutil_socket_t fd, short what, void *arg)
 		if (r == 1)
 			event_add(c->ev_write, NULL);
 	}
-	if (what & EV_READ)
+	if (what & (EV_READ | EV_CLOSED))
 		conn_read(c);
 }
 
@@ -1246,6 +1365,8 @@ db_pool_new(struct event_base *base, const struct db_pool_opts *o)
 	pool->opts = *o;
 	pool->url = fb_strdup(o->url);
 	pool->appname = fb_strdup(o->application_name ? o->application_name : "fairbeta");
+	pool->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms : 5000;
+	pool_parse_hosts(pool);
 	/* times as text in one shape, UTC, which api/repr formats without SQL */
 	snprintf(opts, sizeof(opts), "-c statement_timeout=%d -c TimeZone=UTC -c DateStyle=ISO",
 	    o->statement_timeout_ms);
@@ -1295,6 +1416,8 @@ db_pool_free(struct db_pool *pool)
 	event_free(pool->ev_queue);
 	free(pool->conns);
 	free(pool->url);
+	for (i = 0; i < 3; i++)
+		free(pool->hostlist[i]);
 	free(pool->appname);
 	free(pool->options);
 	free(pool);

@@ -77,6 +77,7 @@ struct db_pool_opts {
 	int queue_max;              /* waiting jobs before DB_BUSY */
 	int queue_timeout_ms;       /* longest wait before DB_BUSY */
 	int statement_timeout_ms;   /* 0: server default */
+	int connect_timeout_ms;     /* one connection attempt, every host; 0: 5000 */
 };
 
 struct db_pool_stats {

@@ -6,7 +6,7 @@ set -eu
 
 build="gcc make pkg-config libevent-dev libpq-dev libjansson-dev uuid-dev libsodium-dev libcurl4-openssl-dev libicu-dev python3 python3-yaml"
 server="postgresql-15"
-test="python3-pytest python3-aiosmtpd nodejs npm"
+test="python3-pytest python3-aiosmtpd nodejs npm chromium pgbouncer"
 bench="wrk nginx-light"
 # make sanitize: clang, its ASan/LSan/UBSan runtime and llvm-symbolizer for the stacks
 sanitize="clang libclang-rt-dev llvm"

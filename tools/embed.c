@@ -4,6 +4,8 @@
  *
  *   embed blob SYMBOL FILE            -> const char SYMBOL[]; const size_t SYMBOL_len;
  *   embed migrations FILE...          -> const struct migration fb_migrations[];
+ *   embed files FILE...               -> const struct console_file console_files[]
+ *                                        (api/console.h), named by base name
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +67,26 @@ main(int argc, char **argv)
 		free(lens);
 		return 0;
 	}
-	fprintf(stderr, "usage: embed blob SYMBOL FILE | embed migrations FILE...\n");
+	if (argc >= 2 && strcmp(argv[1], "files") == 0) {
+		long *lens = calloc((size_t)argc, sizeof(long));
+		char sym[32];
+
+		printf("#include \"fb.h\"\n#include \"console.h\"\n");
+		for (i = 2; i < argc; i++) {
+			snprintf(sym, sizeof(sym), "f%d", i);
+			lens[i] = emit_bytes(argv[i], sym);
+		}
+		printf("const struct console_file console_files[] = {\n");
+		for (i = 2; i < argc; i++) {
+			const char *base = strrchr(argv[i], '/');
+
+			printf("\t{ \"%s\", f%d, %ld },\n", base ? base + 1 : argv[i], i, lens[i]);
+		}
+		printf("\t{ NULL, NULL, 0 }\n};\n");
+		free(lens);
+		return 0;
+	}
+	fprintf(stderr, "usage: embed blob SYMBOL FILE | embed migrations FILE..."
+	    " | embed files FILE...\n");
 	return 2;
 }

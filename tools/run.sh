@@ -59,7 +59,10 @@ fi
 cat <<EOF2
 
 fairbeta is listening on http://$listen   (metrics: http://${FAIRBETA_METRICS_LISTEN:-127.0.0.1:9090}/metrics)
-Sign in as the first admin (its password is in $pwfile):
+
+The console: open http://$listen/ in a browser and sign in as the first admin,
+admin@localhost, with the password in $pwfile.
+From a shell or an API client, sign in the same way:
 
   curl -s -X POST http://$listen/v1/sessions -H 'Content-Type: application/json' \\
        -d "{\"email\":\"admin@localhost\",\"password\":\"\$(cat $pwfile)\"}"

@@ -168,6 +168,7 @@ main(int argc, char **argv)
 	po.queue_max = (int)cfg.delivery_concurrency * 2 + 16;
 	po.queue_timeout_ms = (int)cfg.db_queue_timeout_ms;
 	po.statement_timeout_ms = (int)cfg.db_statement_timeout_ms;
+	po.connect_timeout_ms = (int)cfg.db_connect_timeout_ms;
 	w.db = db_pool_new(w.base, &po);
 	po.size = 1;
 	po.application_name = "fairbeta-worker-listen";

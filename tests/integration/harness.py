@@ -82,6 +82,29 @@ class Postgres:
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    # issue 15: replication and failover (Standby is defined further down)
+
+    def kill(self):
+        """SIGKILL to the postmaster (tools/pg.sh kill): a crash. Its backends
+        notice and exit on their own; the socket and lock files stay behind."""
+        subprocess.run([PG_SH, "kill", self.dir], check=False, capture_output=True)
+
+    def standby(self, application_name=None, dir=None):
+        """A started hot standby of this cluster (tools/pg.sh standby),
+        streaming from it; see Standby."""
+        sb = Standby(self, dir=dir)
+        sb.start(application_name)
+        return sb
+
+    def current_lsn(self):
+        return self.psql("SELECT pg_current_wal_lsn()")
+
+    def wipe(self):
+        """Stops it (if it runs) and removes its data, keeping the directory:
+        a dead primary's directory made ready to hold a new standby."""
+        self.stop()
+        shutil.rmtree(os.path.join(self.dir, "data"), ignore_errors=True)
+
 
 def stop_process(proc, sig=signal.SIGTERM, timeout=15):
     """Signals proc and returns its exit status; kills it (and raises
@@ -475,3 +498,167 @@ def check_sanitizer_reports(pid):
     if paths:
         _sanitizer_seen.update(paths)
         raise AssertionError("sanitizer report from pid %d:\n%s" % (pid, sanitizer_text(paths)))
+
+
+# ---- issue 15: a hot standby, failover and PgBouncer ----
+
+def _as_postgres(cmd):
+    """cmd run as the `postgres` user when we are root (PostgreSQL and PgBouncer
+    refuse root), as tools/pg.sh does; unchanged otherwise."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return list(cmd)
+
+
+def _give_to_postgres(path):
+    if os.geteuid() == 0:
+        shutil.chown(path, "postgres")
+
+
+class Standby(Postgres):
+    """A hot standby of `primary` in its own directory (pg_basebackup -R,
+    streaming replication, reached by its own Unix socket): url, psql(),
+    promote(), kill(), stop(), destroy(). With application_name, the standby
+    names itself so to the primary (primary_conninfo, set with ALTER SYSTEM and
+    a reload), which synchronous_standby_names can then name. `dir` reuses a
+    directory whose data/ is gone (a dead primary rebuilt as a standby)."""
+
+    def __init__(self, primary, dir=None):
+        self.primary = primary
+        self.dir = dir or tempfile.mkdtemp(prefix="fairbeta-pg-standby-")
+        self.url = None
+        self.application_name = None
+
+    def start(self, application_name=None):
+        if os.path.exists(os.path.join(self.dir, "data")):
+            raise RuntimeError("%s/data exists: a standby starts from an empty directory"
+                               % self.dir)
+        out = subprocess.run([PG_SH, "standby", self.primary.dir, self.dir], check=True,
+                             capture_output=True, text=True,
+                             env=dict(os.environ, FAIRBETA_PG_FSYNC="off"))
+        self.url = out.stdout.strip().splitlines()[-1]
+        if application_name:
+            self.set_application_name(application_name)
+        return self.url
+
+    def set_application_name(self, name):
+        conninfo = self.psql("SHOW primary_conninfo")
+        conninfo = re.sub(r"\s*application_name=\S+", "", conninfo)
+        conninfo += " application_name=%s" % name
+        self.psql("ALTER SYSTEM SET primary_conninfo = '%s'" % conninfo.replace("'", "''"))
+        self.psql("SELECT pg_reload_conf()")
+        self.application_name = name
+
+    def promote(self):
+        subprocess.run([PG_SH, "promote", self.dir], check=True, capture_output=True)
+
+    def start_again(self):
+        """Starts it again after stop(): still a standby (standby.signal), it
+        resumes streaming from where it was."""
+        subprocess.run([PG_SH, "start", self.dir], check=True, capture_output=True,
+                       env=dict(os.environ, FAIRBETA_PG_FSYNC="off"))
+
+    def replay_lsn(self):
+        return self.psql("SELECT pg_last_wal_replay_lsn()")
+
+    def wait_replayed(self, lsn, timeout=30):
+        """Waits until the standby has replayed the primary's WAL up to lsn."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.psql("SELECT pg_last_wal_replay_lsn() >= '%s'::pg_lsn" % lsn) == "t":
+                return
+            time.sleep(0.05)
+        raise AssertionError("the standby did not replay up to %s in %ds" % (lsn, timeout))
+
+
+def multi_host_url(*clusters, **params):
+    """libpq's multi-host URL over clusters' Unix sockets, read-write sessions
+    only: postgresql:///fairbeta?host=<a>,<b>&port=5432,5432&user=fairbeta&
+    target_session_attrs=read-write."""
+    q = dict({"host": ",".join(c.dir for c in clusters),
+              "port": ",".join("5432" for _ in clusters),
+              "user": "fairbeta", "target_session_attrs": "read-write"}, **params)
+    return "postgresql:///fairbeta?" + "&".join("%s=%s" % kv for kv in q.items())
+
+
+class PgBouncer:
+    """Debian's pgbouncer in front of a Postgres, on a Unix socket in its own
+    directory (port: a free number, which names the socket), run as the
+    postgres user when we are root. pool_mode: session or transaction;
+    db_params: more of the [databases] line (timezone=UTC, connect_query=...);
+    more: other [pgbouncer] settings. url is the database URL through it;
+    admin(sql) runs a command on its admin console (SHOW POOLS, ...)."""
+
+    def __init__(self, pg, pool_mode="session", pool_size=40, db_params=None, **more):
+        self.pg = pg
+        self.db_params = dict(db_params or {})
+        self.dir = tempfile.mkdtemp(prefix="fairbeta-pgbouncer-")
+        self.port = free_port()
+        self.pool_mode = pool_mode
+        self.settings = dict({
+            "listen_addr": "", "listen_port": self.port, "unix_socket_dir": self.dir,
+            "auth_type": "trust", "auth_file": os.path.join(self.dir, "userlist.txt"),
+            "admin_users": "fairbeta", "pool_mode": pool_mode,
+            "default_pool_size": pool_size, "max_client_conn": 500,
+            "logfile": os.path.join(self.dir, "pgbouncer.log"),
+            "pidfile": os.path.join(self.dir, "pgbouncer.pid"),
+        }, **more)
+        self.url = "postgresql:///fairbeta?host=%s&port=%d&user=fairbeta" % (self.dir, self.port)
+        self.proc = None
+        self.out = open(os.path.join(self.dir, "pgbouncer.out"), "wb")   # gone with dir
+
+    def start(self):
+        db = "host=%s port=5432 dbname=fairbeta user=fairbeta" % self.pg.dir
+        db += "".join(" %s=%s" % kv for kv in self.db_params.items())
+        ini = ["[databases]", "fairbeta = " + db, "", "[pgbouncer]"]
+        ini += ["%s = %s" % kv for kv in self.settings.items()]
+        with open(os.path.join(self.dir, "pgbouncer.ini"), "w") as f:
+            f.write("\n".join(ini) + "\n")
+        with open(os.path.join(self.dir, "userlist.txt"), "w") as f:
+            f.write('"fairbeta" ""\n')
+        for name in ("", "pgbouncer.ini", "userlist.txt"):
+            _give_to_postgres(os.path.join(self.dir, name))
+        self.proc = subprocess.Popen(
+            _as_postgres(["pgbouncer", os.path.join(self.dir, "pgbouncer.ini")]),
+            stdout=self.out, stderr=subprocess.STDOUT, cwd="/")
+        sock = os.path.join(self.dir, ".s.PGSQL.%d" % self.port)
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("pgbouncer exited: %s" % self.logtext())
+            if os.path.exists(sock):
+                return self
+            time.sleep(0.05)
+        raise RuntimeError("pgbouncer did not listen: %s" % self.logtext())
+
+    def logtext(self):
+        text = ""
+        for path in (self.out.name, self.settings["logfile"]):
+            try:
+                with open(path) as f:
+                    text += f.read()[-4000:]
+            except OSError:
+                pass
+        return text
+
+    def admin(self, sql):
+        """Rows of an admin console command, each a {column: text} dict."""
+        out = subprocess.run(["psql", "-h", self.dir, "-p", str(self.port), "-U", "fairbeta",
+                              "-d", "pgbouncer", "-XAq", "-F", "|", "-P", "footer=off",
+                              "-c", sql], check=True, capture_output=True, text=True)
+        lines = [line.split("|") for line in out.stdout.splitlines() if line]
+        return [dict(zip(lines[0], row)) for row in lines[1:]]
+
+    def stop(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()        # SIGTERM: immediate shutdown
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def destroy(self):
+        self.stop()
+        self.out.close()
+        shutil.rmtree(self.dir, ignore_errors=True)

@@ -318,6 +318,19 @@ def target(op, w, anonymous=False):
         return T(w.staff, params={"id": w.license_program})
     if o == "checkLicense":
         return T(w.staff)
+    # the web console's files, and what the API gained for the console
+    if o == "getConsole":
+        return T(None)
+    if o == "getConsoleFile":
+        return T(None, params={"file": "app.js"})
+    if o == "listUsers":
+        return T(w.admin)
+    if o == "previewInvitation":
+        return T(None, bases=_examples(op, invitation_code=w.invitation["code"]))
+    if o == "listPayoutBatches":
+        return T(w.f1, params={"id": w.program})
+    if o == "listWebhooks":
+        return T(w.staff)
     raise AssertionError("no target for %s: add one (the document grew)" % op.name)
 
 
@@ -339,7 +352,8 @@ TARGETED = {"createSession", "deleteCurrentSession", "getMe", "getNotificationPr
             "listWebhookDeliveries", "retryWebhookDelivery", "createLicenseRequest",
             "getSubmissionLicenses", "listMyLicenseRequests", "acceptLicenseRequest",
             "declineLicenseRequest", "withdrawLicenseRequest", "revokeLicense",
-            "listProgramLicenses", "checkLicense"}
+            "listProgramLicenses", "checkLicense", "getConsole", "getConsoleFile", "listUsers",
+            "previewInvitation", "listPayoutBatches", "listWebhooks"}
 
 
 # ---- sending and judging ----
@@ -718,8 +732,13 @@ PARAM_OPS = [o for o in hc.OPERATIONS if o.path_params]
 
 
 def bad_ids(real):
-    """(value, expected for a GET, benign on a GET)."""
+    """(value, expected for a GET, benign on a GET); none is real itself (a name
+    without dashes, such as a console file's, stays the same without them)."""
     rnd = str(uuid.uuid4())
+    return [c for c in _bad_ids(real, rnd) if c[0] != real]
+
+
+def _bad_ids(real, rnd):
     return [("not-a-uuid", {404}, False), ("0", {404}, False), ("-1", {404}, False),
             (real.upper(), {404}, True), ("{%s}" % real, {404}, False),
             ("%%7B%s%%7D" % real, {404}, False), (real + "%00", {400, 404}, False),
@@ -786,7 +805,8 @@ def path_variants(path):
             (p + "%", {400, 404}), (p + "\\", {400, 404}), (p.replace("/", "\\", 2), {400, 404}),
             (p + "/" + "a" * 10000, {400, 404, 414}), ("/v1/../" + p.lstrip("/"), {404}),
             (p + "%20", {404}), (p + "%C3%A9", {404}), (p + "*", {404})]
-    return out
+    # on the root ("/"), some of these are the path itself (upper case, ...)
+    return [(v, e) for v, e in out if v != p]
 
 
 @pytest.mark.parametrize("path", hc.PATHS)
