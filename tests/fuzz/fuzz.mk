@@ -20,7 +20,8 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_DIR)/fuzz_%)
 
 FUZZ_SRC := $(filter-out api/main.c workers/main.c,$(LIB_SRC) $(API_SRC) $(WRK_SRC))
 FUZZ_OBJ := $(FUZZ_SRC:%.c=$(FUZZ_DIR)/obj/%.o) \
-            $(FUZZ_DIR)/obj/gen/migrations.o $(FUZZ_DIR)/obj/gen/openapi.o
+            $(FUZZ_DIR)/obj/gen/migrations.o $(FUZZ_DIR)/obj/gen/openapi.o \
+            $(FUZZ_DIR)/obj/gen/console.o
 
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps
 
