@@ -19,9 +19,16 @@
 
 #define PROBE_MS 1000
 
+/*
+ * NULL (unknown, so reads go to the primary) when the replica is not
+ * streaming from a primary: a replica cut off has replayed all it received
+ * and would otherwise look perfectly fresh.
+ */
 static const char SQL_LAG[] =
-	"SELECT CASE WHEN NOT pg_is_in_recovery()"
-	"              OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
+	"SELECT CASE WHEN NOT pg_is_in_recovery() THEN 0"
+	"            WHEN (SELECT status FROM pg_stat_wal_receiver) IS DISTINCT FROM 'streaming'"
+	"              THEN NULL"
+	"            WHEN pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0"
 	"            ELSE greatest(0, (extract(epoch FROM now() - pg_last_xact_replay_timestamp())"
 	"                               * 1000)::bigint) END";
 enum { LAG_MS };
@@ -47,7 +54,7 @@ probed(struct db_job *job, enum db_status st, void *arg)
 	r->probing = false;
 	if (r->closing)
 		return;
-	if (st == DB_OK)
+	if (st == DB_OK && !PQgetisnull(db_job_result(job, 0), 0, LAG_MS))
 		lag = strtol(PQgetvalue(db_job_result(job, 0), 0, LAG_MS), NULL, 10);
 	atomic_store(&r->lag_ms, lag);
 	if ((lag < 0) != (was < 0) || (lag > r->max_lag_ms) != (was > r->max_lag_ms))
@@ -123,12 +130,15 @@ replica_free(struct replica *r)
 struct db_pool *
 replica_pool(struct replica *r)
 {
+	struct db_pool_stats st;
 	long lag;
 
 	if (r == NULL)
 		return NULL;
 	lag = atomic_load(&r->lag_ms);
-	if (lag < 0 || lag > r->max_lag_ms) {
+	db_pool_stats(r->pool, &st);
+	/* no connection ready: the replica went since the last probe */
+	if (lag < 0 || lag > r->max_lag_ms || st.ready == 0) {
 		atomic_fetch_add(&r->fallbacks, 1);
 		return NULL;
 	}

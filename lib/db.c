@@ -654,6 +654,15 @@ conn_connect_poll(struct db_conn *c)
 	}
 }
 
+/* The server's notices and libpq's own ("terminating connection ..."), as log lines. */
+static void
+conn_notice(void *arg, const char *message)
+{
+	struct db_conn *c = arg;
+
+	log_warn(NULL, "db conn %d: %.*s", c->id, (int)strcspn(message, "\n"), message);
+}
+
 /* The keywords of a multi-host URL's lists, in pool->hostlist's order. */
 static const char *const host_keys[] = { "host", "hostaddr", "port" };
 
@@ -745,6 +754,7 @@ conn_start(struct db_conn *c)
 		conn_broken(c, c->pg ? PQerrorMessage(c->pg) : "out of memory");
 		return;
 	}
+	PQsetNoticeProcessor(c->pg, conn_notice, c);
 	tv.tv_sec = pool->connect_timeout_ms / 1000;
 	tv.tv_usec = (pool->connect_timeout_ms % 1000) * 1000;
 	event_add(c->ev_timer, &tv);

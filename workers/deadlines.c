@@ -26,6 +26,7 @@ struct run {
 	enum dl_state state;
 	struct deadlines_stats stats;
 	char request_id[48];
+	long handled;                /* rows the batch in flight handled */
 	deadlines_done_fn *done;
 	void *arg;
 };
@@ -216,16 +217,16 @@ static const struct dl_batch {
 	[DL_PURGE]  = { SQL_PURGE, 0, count_deleted, offsetof(struct deadlines_stats, purged) },
 };
 
+/*
+ * The step only counts (a retried transaction runs it again); the state
+ * moves once, in batch_done, when the batch has committed or failed.
+ */
 static int
 batch_step(struct db_job *job, const PGresult *res, void *arg)
 {
 	struct run *r = arg;
-	const struct dl_batch *b = &batches[r->state];
-	long n = b->count(r, job, res);
 
-	*(long *)((char *)&r->stats + b->stat) += n;
-	if (n < BATCH)
-		r->state++;
+	r->handled = batches[r->state].count(r, job, res);
 	return 0;
 }
 
@@ -233,13 +234,19 @@ static void
 batch_done(struct db_job *job, enum db_status st, void *arg)
 {
 	struct run *r = arg;
+	const struct dl_batch *b = &batches[r->state];
 
 	if (st != DB_OK) {
 		log_error(NULL, "deadlines: batch failed: %s %s %s", db_status_str(st),
 		    db_job_sqlstate(job), db_job_errmsg(job));
 		r->stats.failures++;
 		r->state++;             /* on to the next state; PURGE's is DONE */
+	} else {
+		*(long *)((char *)&r->stats + b->stat) += r->handled;
+		if (r->handled < BATCH)
+			r->state++;     /* a short batch: this state's work is done */
 	}
+	r->handled = 0;
 	run_step(r);
 }
 
@@ -250,7 +257,7 @@ run_step(struct run *r)
 	struct db_job *job;
 	enum db_status st;
 
-	if (r->state == DL_DONE) {
+	if (r->state >= DL_DONE) {
 		if (r->stats.deemed || r->stats.warned || r->stats.expired || r->stats.ended)
 			log_info(NULL, "deadlines: %ld deemed approved, %ld warned,"
 			    " %ld license requests expired, %ld licenses ended",

@@ -23,7 +23,8 @@ so that the replica is provably behind:
 - a replica that is down sends those reads to the primary and /readyz stays
   200; when it is back, reads return to it.
 
-Two tests are marked xfail (strict) for server bugs they found: reads sent
+Two tests end in xfail (pytest.xfail, once the bug is seen) for server bugs
+they found: reads sent
 in the second before the lag probe notices that the replica's connections
 broke are answered 503 rather than from the primary; and a standby that no
 longer receives WAL at all (cut off from its primary) reports a lag of 0, so
@@ -85,6 +86,15 @@ def wait_reads_go_to(api, where, timeout=20):
                 return lags
         time.sleep(0.1)
     raise AssertionError("reads did not go to the %s within %ds: lags %s" % (where, timeout, lags))
+
+
+def wait_until(fn, timeout, interval=0.1):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
 
 
 def transparency(api, pid, token=None):
@@ -356,6 +366,14 @@ def test_a_replica_that_is_down_sends_reads_to_the_primary(rapi, primary, standb
     print("replica back: lags %s s" % lags)
 
 
+REPLICA_SESSIONS = 4          # two loops, each with a replica pool of min(FAIRBETA_DB_POOL, 2)
+
+
+def replica_sessions(standby):
+    return int(standby.psql("SELECT count(*) FROM pg_stat_activity"
+                            " WHERE application_name = 'fairbeta-api-replica'"))
+
+
 def break_replica_connections(standby):
     """Ends the API's sessions on the standby (as a restart of it, a network
     blip or an operator would): the pools reconnect within a backoff."""
@@ -363,38 +381,45 @@ def break_replica_connections(standby):
                             " WHERE application_name = 'fairbeta-api-replica'"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: replica_pool() (api/replica.c) trusts the last probe only; with no"
-    " ready connection in the replica pool, db_submit() refuses the job (DB_UNAVAILABLE)"
-    " and req_db_guarded() (api/pipeline.c) answers 503 instead of using the primary,"
-    " until the next probe (<= 1 s) makes the lag unknown"))
 def test_reads_sent_as_the_replica_connections_break_are_answered(rapi, primary, standby,
                                                                   people, prog):
     """The lag is probed once a second, so for a moment after the replica's
     connections break the lag still says "replica". A lag-tolerant read sent
     then has the primary to go to and must be answered (200), not refused
-    with 503 as if the database were down."""
+    with 503 as if the database were down.
+
+    Server bug, so xfail while it lasts: replica_pool() (api/replica.c) trusts
+    the last probe only; with no ready connection in the replica pool,
+    db_submit() refuses the job (DB_UNAVAILABLE) and req_db_guarded()
+    (api/pipeline.c) answers 503 instead of using the primary, until the next
+    probe makes the lag unknown."""
     pid = prog["id"]
     statuses = []
     for _ in range(3):
+        assert wait_until(lambda: replica_sessions(standby) == REPLICA_SESSIONS, 20), \
+            replica_sessions(standby)
         wait_reads_go_to(rapi, "replica")
-        assert break_replica_connections(standby) >= 1
+        assert break_replica_connections(standby) == REPLICA_SESSIONS
         statuses += [transparency(rapi, pid).status for _ in range(4)]
     wait_reads_go_to(rapi, "replica", timeout=30)
     print("reads right after the replica connections broke: %s" % statuses)
-    assert statuses == [200] * len(statuses), statuses
+    assert set(statuses) <= {200, 503}, statuses
+    if 503 in statuses:
+        pytest.xfail("server bug: %d of %d reads sent as the replica's connections broke"
+                     " were answered 503, not from the primary" % (statuses.count(503),
+                                                                   len(statuses)))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "server bug: SQL_LAG (api/replica.c) is 0 whenever pg_last_wal_receive_lsn() ="
-    " pg_last_wal_replay_lsn(), which also holds when the standby receives nothing at all"
-    " (no WAL receiver); lag_ms stays 0 and reads stay on the ever staler replica"))
 def test_a_replica_cut_off_from_its_primary_is_not_read_as_current(rapi, primary, standby,
                                                                    people, prog):
     """A standby whose WAL stream stops (its primary unreachable from it, a
     failover it did not follow, a broken slot) has replayed all it received:
     its replay delay is 0 while it falls further and further behind. Reads
-    must not keep going to it beyond the maximum lag."""
+    must not keep going to it beyond the maximum lag.
+
+    Server bug, so xfail while it lasts: SQL_LAG (api/replica.c) is 0 whenever
+    pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn(), which also holds
+    when the standby receives nothing at all (no WAL receiver)."""
     fin, pid = people["fin"][1], prog["id"]
     conninfo = standby.psql("SHOW primary_conninfo")
     standby.psql("ALTER SYSTEM SET primary_conninfo = ''")
@@ -412,7 +437,11 @@ def test_a_replica_cut_off_from_its_primary_is_not_read_as_current(rapi, primary
         cash = cash_of(rapi, pid)
         print("replica cut off for %.1f s: /readyz %s, loops %s, cash %d (current %d)"
               % (MAX_LAG_MS / 1000 + 2.5, rep, lags, cash, old + 300))
-        assert cash == old + 300, "a stale read from the cut-off replica: %s" % rep
+        assert cash in (old, old + 300), (cash, old)
+        if cash == old:
+            pytest.xfail("server bug: the cut-off replica reports lag %s ms and is read"
+                         " %.1f s after it stopped receiving" % (rep["lag_ms"],
+                                                                MAX_LAG_MS / 1000 + 2.5))
     finally:
         standby.psql("ALTER SYSTEM SET primary_conninfo = '%s'" % conninfo.replace("'", "''"))
         standby.psql("SELECT pg_reload_conf()")
